@@ -1,0 +1,228 @@
+"""Leaky integrate-and-fire neurons: pure step functions and the Keras layers around them.
+
+The maths follows SpikingJelly's ``LIFNode`` / ``ParametricLIFNode`` (multi-step mode), so models
+port between the two. With ``k = 1 / tau``:
+
+- charge, ``decay_input=True``:  ``H[t] = V[t-1] + (X[t] - (V[t-1] - V_reset)) * k``
+- charge, ``decay_input=False``: ``H[t] = V[t-1] - (V[t-1] - V_reset) * k + X[t]``
+- fire:  ``S[t] = Heaviside(H[t] - V_th)`` (surrogate gradient backward)
+- reset: soft (``v_reset=None``) ``V[t] = H[t] - S[t] * V_th``;
+  hard ``V[t] = (1 - S[t]) * H[t] + S[t] * V_reset``. ``detach_reset`` stops the gradient
+  through the ``S[t]`` used by the reset.
+
+The membrane starts at ``V_reset`` (hard reset) or 0 (soft reset). The layers take ``[B, T, ...]``
+inputs (batch-major, time second) and return spikes of the same shape.
+"""
+
+import math
+
+import keras
+from keras import ops
+
+from keras_trt import surrogates
+
+_PACKAGE = "keras_trt"
+
+
+def charge(x, v, k, v_reset, decay_input):
+    """Membrane after integrating input ``x`` into ``v`` with leak factor ``k = 1/tau``.
+
+    The same expression forms as SpikingJelly 2.0, so float32 rounding matches it closely.
+    """
+    rest = 0.0 if v_reset is None else v_reset
+    if decay_input:
+        return v + (x - (v - rest)) * k
+    return v - (v - rest) * k + x
+
+
+def fire_and_reset(h, v_threshold, v_reset, detach_reset, spike_fn):
+    """Spikes of the charged membrane ``h`` and the membrane after reset: ``(S, V)``."""
+    spike = spike_fn(h - v_threshold)
+    s = ops.stop_gradient(spike) if detach_reset else spike
+    if v_reset is None:
+        v = h - s * v_threshold
+    else:
+        v = (1.0 - s) * h + s * v_reset
+    return spike, v
+
+
+def lif_sequence(
+    x, k, *, v_threshold=1.0, v_reset=0.0, decay_input=True, detach_reset=False, spike_fn=None
+):
+    """Runs a LIF population over ``x`` of shape ``[B, T, ...]``.
+
+    Returns ``(spikes, membrane)``, both ``[B, T, ...]``; ``membrane`` is ``V[t]`` after reset.
+    ``k`` is ``1/tau`` (a Python float or a scalar tensor). A Python loop over the static T is
+    used rather than ``ops.scan``: it differentiates on every backend, XLA included.
+    """
+    spike_fn = spike_fn or surrogates.Sigmoid()
+    timesteps = x.shape[1]
+    v = ops.zeros_like(x[:, 0])
+    if v_reset:
+        v = v + v_reset
+    spikes, membrane = [], []
+    for t in range(timesteps):
+        h = charge(x[:, t], v, k, v_reset, decay_input)
+        s, v = fire_and_reset(h, v_threshold, v_reset, detach_reset, spike_fn)
+        spikes.append(s)
+        membrane.append(v)
+    return ops.stack(spikes, axis=1), ops.stack(membrane, axis=1)
+
+
+def static_timesteps(shape, layer_name):
+    """The static T of a ``[B, T, ...]`` shape, or a ValueError that names the fix."""
+    if len(shape) < 3:
+        raise ValueError(
+            f"{layer_name} expects inputs of shape [batch, timesteps, features...] (rank >= 3), "
+            f"got shape {tuple(shape)}. Add the time axis first, e.g. with "
+            "keras_trt.layers.RepeatTime(T) for static inputs."
+        )
+    if shape[1] is None:
+        raise ValueError(
+            f"{layer_name} needs a static number of time steps, but the time axis of shape "
+            f"{tuple(shape)} is None. Build the model with a fixed T, e.g. "
+            "keras.Input(shape=(T, ...)) or RepeatTime(T)."
+        )
+    return int(shape[1])
+
+
+class _LIFBase(keras.layers.Layer):
+    """Shared options, validation and serialization of the LIF layers."""
+
+    def __init__(
+        self,
+        v_threshold=1.0,
+        v_reset=0.0,
+        decay_input=True,
+        detach_reset=False,
+        surrogate="sigmoid",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.v_threshold = float(v_threshold)
+        self.v_reset = None if v_reset is None else float(v_reset)
+        self.decay_input = bool(decay_input)
+        self.detach_reset = bool(detach_reset)
+        self.surrogate = surrogates.get(surrogate)
+        if self.v_reset is not None and self.v_reset >= self.v_threshold:
+            raise ValueError(
+                f"v_reset ({self.v_reset}) must be below v_threshold ({self.v_threshold}), "
+                "or None for a soft reset."
+            )
+
+    def build(self, input_shape):
+        static_timesteps(input_shape, type(self).__name__)
+
+    def leak(self):
+        """``k = 1 / tau`` as used in the charge equation."""
+        raise NotImplementedError
+
+    def call(self, inputs, return_membrane=False):
+        """Spikes ``[B, T, ...]``; with ``return_membrane=True`` also the membrane ``V[t]``.
+
+        >>> spikes, v = lif(x, return_membrane=True)
+        """
+        static_timesteps(inputs.shape, type(self).__name__)
+        spikes, membrane = lif_sequence(
+            inputs,
+            self.leak(),
+            v_threshold=self.v_threshold,
+            v_reset=self.v_reset,
+            decay_input=self.decay_input,
+            detach_reset=self.detach_reset,
+            spike_fn=self.surrogate,
+        )
+        if return_membrane:
+            return spikes, membrane
+        return spikes
+
+    def compute_output_spec(self, inputs, return_membrane=False):
+        spec = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
+        return (spec, keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)) if return_membrane else spec
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            v_threshold=self.v_threshold,
+            v_reset=self.v_reset,
+            decay_input=self.decay_input,
+            detach_reset=self.detach_reset,
+            surrogate=surrogates.serialize(self.surrogate),
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class LIF(_LIFBase):
+    """Leaky integrate-and-fire neurons (SpikingJelly ``LIFNode`` semantics and defaults).
+
+    Args:
+        tau: membrane time constant (> 1 for a leak between 0 and 1).
+        v_threshold: firing threshold.
+        v_reset: hard-reset potential; ``None`` selects the soft (subtractive) reset.
+        decay_input: whether the input is scaled by ``1/tau`` too.
+        detach_reset: stop the gradient through the reset.
+        surrogate: a name (``"sigmoid"``, ``"atan"``, ``"rectangular"``, ``"triangle"``), a
+            :class:`keras_trt.surrogates.Surrogate`, or its config.
+
+    Input ``[B, T, ...]`` (any rank >= 3, static T), output spikes of the same shape.
+
+    >>> import numpy as np, keras_trt
+    >>> x = np.random.rand(2, 4, 16).astype("float32") * 2
+    >>> spikes = keras_trt.layers.LIF(tau=2.0)(x)                  # [2, 4, 16] of 0/1
+    >>> spikes, v = keras_trt.layers.LIF()(x, return_membrane=True)  # membrane trace too
+    """
+
+    def __init__(self, tau=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.tau = float(tau)
+        if self.tau < 1.0:
+            raise ValueError(f"tau must be >= 1 (the leak 1/tau is a fraction), got {tau}.")
+
+    def leak(self):
+        return 1.0 / self.tau
+
+    def get_config(self):
+        config = super().get_config()
+        config["tau"] = self.tau
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ParametricLIF(_LIFBase):
+    """LIF with a learnable time constant (SpikingJelly ``ParametricLIFNode``).
+
+    One scalar weight ``w`` per layer, ``1/tau = sigmoid(w)``, initialised so that
+    ``tau = init_tau`` (``w = -log(init_tau - 1)``). Other arguments as :class:`LIF`.
+
+    >>> plif = keras_trt.layers.ParametricLIF(init_tau=2.0)
+    >>> spikes = plif(x)
+    >>> float(plif.tau())  # 2.0 before training
+    """
+
+    def __init__(self, init_tau=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.init_tau = float(init_tau)
+        if self.init_tau <= 1.0:
+            raise ValueError(f"init_tau must be > 1 (1/tau = sigmoid(w) < 1), got {init_tau}.")
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.w = self.add_weight(
+            name="w",
+            shape=(),
+            initializer=keras.initializers.Constant(-math.log(self.init_tau - 1.0)),
+            trainable=True,
+        )
+
+    def leak(self):
+        return ops.sigmoid(ops.cast(self.w, self.compute_dtype))
+
+    def tau(self):
+        """The current time constant ``1 / sigmoid(w)``."""
+        return 1.0 / ops.sigmoid(self.w)
+
+    def get_config(self):
+        config = super().get_config()
+        config["init_tau"] = self.init_tau
+        return config

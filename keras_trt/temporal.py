@@ -1,0 +1,186 @@
+"""Time-axis plumbing: direct encoding, time folding, firing rates, and the two TRT points.
+
+Layout: spiking tensors are ``[B, T, ...]`` (batch-major, time second). Ordinary layers
+(Conv2D, BatchNormalization, Dense, pooling) run on the *folded* tensor ``[B*T, ...]``, where row
+``b * T + t`` holds sample ``b`` at step ``t`` (:func:`fold_time` / :func:`unfold_time` are the
+only place this is decided). BatchNormalization on the folded tensor therefore normalises over
+batch, time and space together (tdBN-style, as SpikingJelly's ``SeqToANNContainer``).
+
+TRT (Temporal Reversed Training) is switched on only inside :func:`trt_branches`, which
+``TRTModel.train_step`` enters. There, :class:`TemporalReversal` doubles the batch to
+``[original; time-reversed]`` and :class:`StarProduct` returns three stacked groups of features
+``[r; r_rev; r * r_rev]``. Everywhere else (``predict``, ``evaluate``, a plain call, a
+``training=True`` call by the user) both layers are the plain network: identity and firing rate.
+"""
+
+import contextlib
+import threading
+
+import keras
+from keras import ops
+
+from keras_trt.neurons import static_timesteps
+
+_PACKAGE = "keras_trt"
+_state = threading.local()
+
+
+@contextlib.contextmanager
+def trt_branches(active=True):
+    """Within this context, TRT layers emit the original and reversed branches.
+
+    It is read when a function is traced (JAX ``jit``, ``tf.function``) or run (torch), so the
+    branch structure is fixed for the compiled train step and absent from everything else.
+    """
+    previous = getattr(_state, "active", False)
+    _state.active = bool(active)
+    try:
+        yield
+    finally:
+        _state.active = previous
+
+
+def trt_branches_active():
+    """Whether the TRT branches are on (inside :func:`trt_branches`)."""
+    return getattr(_state, "active", False)
+
+
+def fold_time(x):
+    """``[B, T, ...] -> [B*T, ...]`` (row ``b*T + t``)."""
+    inner = tuple(x.shape[2:])
+    if any(d is None for d in inner):
+        inner = tuple(ops.shape(x)[2:])
+    return ops.reshape(x, (-1,) + inner)
+
+
+def unfold_time(y, timesteps):
+    """Inverse of :func:`fold_time`: ``[B*T, ...] -> [B, T, ...]``."""
+    inner = tuple(y.shape[1:])
+    if any(d is None for d in inner):
+        inner = tuple(ops.shape(y)[1:])
+    return ops.reshape(y, (-1, timesteps) + inner)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class RepeatTime(keras.layers.Layer):
+    """Direct encoding: repeats a static input over ``timesteps`` steps, ``[B, ...] -> [B, T, ...]``.
+
+    >>> x = keras.Input((28, 28, 1))
+    >>> keras_trt.layers.RepeatTime(4)(x).shape   # (None, 4, 28, 28, 1)
+    """
+
+    def __init__(self, timesteps, **kwargs):
+        super().__init__(**kwargs)
+        if int(timesteps) != timesteps or timesteps < 1:
+            raise ValueError(f"timesteps must be a positive integer, got {timesteps!r}.")
+        self.timesteps = int(timesteps)
+
+    def call(self, inputs):
+        return ops.repeat(ops.expand_dims(inputs, 1), self.timesteps, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.timesteps) + tuple(input_shape[1:])
+
+    def get_config(self):
+        config = super().get_config()
+        config["timesteps"] = self.timesteps
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class TimeFolded(keras.layers.Wrapper):
+    """Applies an ordinary layer to all time steps at once by folding T into the batch.
+
+    Faster than ``keras.layers.TimeDistributed`` (one call on ``[B*T, ...]``, no per-step loop)
+    and statistics of a wrapped BatchNormalization cover all steps.
+
+    >>> conv = keras_trt.layers.TimeFolded(keras.layers.Conv2D(32, 3, padding="same"))
+    >>> conv(keras.Input((4, 28, 28, 1))).shape   # (None, 4, 28, 28, 32)
+    """
+
+    def build(self, input_shape):
+        static_timesteps(input_shape, f"TimeFolded({type(self.layer).__name__})")
+        if not self.layer.built:
+            self.layer.build((None,) + tuple(input_shape[2:]))
+        self.built = True
+
+    def call(self, inputs):
+        # `training` reaches the wrapped layer through Keras' call context.
+        timesteps = static_timesteps(inputs.shape, f"TimeFolded({type(self.layer).__name__})")
+        return unfold_time(self.layer(fold_time(inputs)), timesteps)
+
+    def compute_output_shape(self, input_shape):
+        inner = self.layer.compute_output_shape((None,) + tuple(input_shape[2:]))
+        return (input_shape[0], input_shape[1]) + tuple(inner[1:])
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class FiringRate(keras.layers.Layer):
+    """Mean over the time axis: ``[B, T, ...] -> [B, ...]``."""
+
+    def call(self, inputs):
+        return ops.mean(inputs, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + tuple(input_shape[2:])
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class TemporalReversal(keras.layers.Layer):
+    """The TRT reversal point.
+
+    Under TRT training the batch continues as the original sequences followed by their
+    time-flipped copies, ``x_rev[t] = x[T-1-t]``: ``[B, T, ...] -> [2B, T, ...]``, so every
+    layer downstream processes both with shared weights. Otherwise it is the identity and costs
+    nothing. Place it at the input for temporal data (event frames, time series) and after a
+    spiking layer for static data, where reversing the repeated input would be a no-op.
+
+    >>> h = keras_trt.layers.LIF()(stem_output)
+    >>> h = keras_trt.layers.TemporalReversal()(h)
+    """
+
+    def call(self, inputs):
+        if not trt_branches_active():
+            return inputs
+        return ops.concatenate([inputs, ops.flip(inputs, axis=1)], axis=0)
+
+    def build(self, input_shape):
+        static_timesteps(input_shape, "TemporalReversal")
+
+    def compute_output_shape(self, input_shape):
+        batch = input_shape[0]
+        if trt_branches_active() and batch is not None:
+            batch = 2 * batch
+        return (batch,) + tuple(input_shape[1:])
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class StarProduct(keras.layers.Layer):
+    """The TRT star-product point, on pooled spike features ``[B, T, C]``.
+
+    Inference: the firing rates ``r = mean_t S[t]``, ``[B, C]``. Under TRT training the input
+    holds the original and the reversed halves ``[2B, T, C]``; the output stacks their rates and
+    the Hadamard product, ``[r; r_rev; r * r_rev]`` (``[3B, C]``), so the shared classifier
+    that follows produces the logits ``O``, ``O_rev`` and ``O_star`` in one call.
+    """
+
+    def call(self, inputs):
+        rates = ops.mean(inputs, axis=1)
+        if not trt_branches_active():
+            return rates
+        r, r_rev = ops.split(rates, 2, axis=0)
+        return ops.concatenate([r, r_rev, r * r_rev], axis=0)
+
+    def build(self, input_shape):
+        static_timesteps(input_shape, "StarProduct")
+
+    def compute_output_shape(self, input_shape):
+        batch = input_shape[0]
+        if trt_branches_active() and batch is not None:
+            if batch % 2:
+                raise ValueError(
+                    "StarProduct received an undoubled batch under TRT: it has no "
+                    "TemporalReversal upstream."
+                )
+            batch = batch // 2 * 3
+        return (batch,) + tuple(input_shape[2:])

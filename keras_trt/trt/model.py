@@ -1,0 +1,228 @@
+"""TRTModel: a keras.Model whose training step runs Temporal Reversed Training.
+
+The backend-specific parts of training stay Keras' own trainers (TensorFlow ``GradientTape``,
+JAX stateless ``value_and_grad``, torch autograd); TRTModel changes the step through the hooks
+they all call, so one piece of code serves the three backends:
+
+- ``train_step`` traces/runs the forward pass inside :func:`keras_trt.temporal.trt_branches`,
+  where the model emits ``[O; O_rev; O_star]`` stacked on the batch axis;
+- ``compute_loss`` splits them and returns the TRT loss, recording each component as a metric;
+- ``compute_metrics`` scores the original branch only.
+
+``predict``, ``evaluate`` and direct calls never enter the branches: inference is the plain SNN.
+"""
+
+import keras
+from keras import ops
+
+from keras_trt import temporal
+from keras_trt.trt import config as config_lib
+from keras_trt.trt import loss as loss_lib
+
+COMPONENTS = ("task_loss", "reversed_loss", "consistency_loss", "star_loss")
+
+
+@keras.saving.register_keras_serializable(package="keras_trt")
+class TRTModel(keras.Model):
+    """A Keras model trained with TRT when compiled with ``trt=TRTConfig(...)``.
+
+    Build it like any functional model; it needs one
+    :class:`~keras_trt.layers.TemporalReversal` and, for the star term, a
+    :class:`~keras_trt.layers.StarProduct` after it, followed by the classifier.
+
+    >>> import keras, keras_trt
+    >>> from keras_trt import layers
+    >>> x = keras.Input((8, 8, 1))
+    >>> h = layers.RepeatTime(2)(x)
+    >>> h = layers.TimeFolded(keras.layers.Conv2D(8, 3, padding="same"))(h)
+    >>> h = layers.LIF()(h)
+    >>> h = layers.TemporalReversal()(h)
+    >>> h = layers.TimeFolded(keras.layers.GlobalAveragePooling2D())(h)
+    >>> h = layers.StarProduct()(h)
+    >>> out = keras.layers.Dense(10, name="classifier")(h)
+    >>> model = keras_trt.TRTModel(x, out)
+    >>> model.compile("adam", metrics=["accuracy"], trt=keras_trt.TRTConfig())
+    >>> model.compile("adam", metrics=["accuracy"], trt=None)   # the plain-SNN baseline
+
+    The loss given to ``compile`` (default: sparse categorical cross-entropy on logits) is the
+    task loss of each branch; see :class:`~keras_trt.TRTConfig` for the rest.
+    """
+
+    trt_config = None
+    _trt_trackers = ()
+
+    def compile(self, optimizer="rmsprop", loss=None, *args, trt=None, **kwargs):
+        """As ``keras.Model.compile``, plus ``trt``: a TRTConfig, a dict of its fields, True
+        (defaults) or None (train the plain SNN)."""
+        trt = config_lib.get(trt)
+        if loss is None:
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        if trt is not None:
+            self._check_trt_structure(trt)
+        super().compile(optimizer, loss, *args, **kwargs)
+        self._compile_config.config["trt"] = trt
+        # Assigned via object.__setattr__ so Keras does not track them: they belong in
+        # `metrics` only while TRT is on (see the property below).
+        object.__setattr__(self, "trt_config", trt)
+        trackers = () if trt is None else tuple(keras.metrics.Mean(name=n) for n in COMPONENTS)
+        object.__setattr__(self, "_trt_trackers", trackers)
+
+    @property
+    def metrics(self):
+        return super().metrics + list(self._trt_trackers)
+
+    def train_step(self, *args, **kwargs):
+        with temporal.trt_branches(self.trt_config is not None):
+            return super().train_step(*args, **kwargs)
+
+    def _branches(self, y_pred):
+        count = 3 if self._has_star else 2
+        return ops.split(y_pred, count, axis=0)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if not temporal.trt_branches_active():
+            return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+        cfg = self.trt_config
+        branches = self._branches(y_pred)
+        o, o_rev = branches[0], branches[1]
+        # The compiled loss of the original branch, plus regularisation losses, once.
+        task = super().compute_loss(x, y, o, sample_weight, training=training)
+        reversed_ = self._compile_loss(y, o_rev, sample_weight)
+        kl = loss_lib.batch_mean(loss_lib.consistency(o, o_rev, cfg), sample_weight)
+        star = self._compile_loss(y, branches[2], sample_weight) if self._has_star else 0.0 * kl
+        total = (
+            task
+            + cfg.reversal_weight * reversed_
+            + cfg.consistency_weight * kl
+            + cfg.star_weight * star
+        )
+        for tracker, value in zip(self._trt_trackers, (task, reversed_, kl, star)):
+            tracker.update_state(value)
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if temporal.trt_branches_active():
+            y_pred = self._branches(y_pred)[0]
+        return super().compute_metrics(x, y, y_pred, sample_weight)
+
+    def get_metrics_result(self):
+        logs = super().get_metrics_result()
+        if not temporal.trt_branches_active():  # evaluate: the components were not computed
+            for name in COMPONENTS:
+                logs.pop(name, None)
+        return logs
+
+    def compile_from_config(self, config):
+        # Keras skips this for models with a custom compile(); ours accepts every saved field.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    @property
+    def input_spec(self):
+        # Shapes are checked in `call`, with messages that say how to fix them.
+        return None
+
+    @input_spec.setter
+    def input_spec(self, value):
+        pass
+
+    def __call__(self, inputs, *args, **kwargs):
+        # Checked before Keras wraps errors raised inside `call` with a dump of the inputs.
+        self._check_inputs(inputs)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def call(self, inputs, *args, **kwargs):
+        self._check_inputs(inputs)  # JAX's stateless paths call `call` directly
+        return super().call(inputs, *args, **kwargs)
+
+    def _check_inputs(self, inputs):
+        """Raises a ValueError naming the fix when inputs disagree with the model's inputs."""
+        # Static inputs are repeated over time inside the model; otherwise axis 1 is time.
+        temporal_input = not any(
+            isinstance(l, temporal.RepeatTime) for l in self._flatten_layers()
+        )
+        for tensor, expected in zip(keras.tree.flatten(inputs), self.inputs or ()):
+            got, want = tuple(tensor.shape), tuple(expected.shape)
+            if len(got) != len(want):
+                raise ValueError(
+                    f"{self.name} expects inputs of rank {len(want)}, shape {want} "
+                    f"(batch first), got shape {got}. "
+                    + _rank_hint(got, want, temporal_input)
+                )
+            for axis, (g, w) in enumerate(zip(got, want)):
+                if axis and g is not None and w is not None and g != w:
+                    raise ValueError(
+                        f"{self.name} expects inputs of shape {want}, got {got}: "
+                        + _axis_hint(axis, g, w, temporal_input)
+                    )
+
+    @property
+    def _has_star(self):
+        return any(isinstance(l, temporal.StarProduct) for l in self._flatten_layers())
+
+    def _check_trt_structure(self, trt):
+        """Validates the TRT layers before training, with errors that name the fix."""
+        layers = list(self._flatten_layers())
+        reversals = [l for l in layers if isinstance(l, temporal.TemporalReversal)]
+        stars = [l for l in layers if isinstance(l, temporal.StarProduct)]
+        if len(reversals) != 1:
+            raise ValueError(
+                f"TRT training needs exactly one keras_trt.layers.TemporalReversal in the "
+                f"model, found {len(reversals)}. Insert one at the input (temporal data) or "
+                "right after the first spiking layer (static data), or compile with trt=None "
+                "to train the plain SNN."
+            )
+        if len(stars) > 1:
+            raise ValueError(f"At most one StarProduct is supported, found {len(stars)}.")
+        if not stars and trt.star_weight > 0:
+            raise ValueError(
+                "TRTConfig.star_weight > 0 needs a keras_trt.layers.StarProduct on the pooled "
+                "spike features before the classifier; add one, or set star_weight=0."
+            )
+        self._check_branch_multiplicity(3 if stars else 2)
+
+    def _check_branch_multiplicity(self, expected):
+        # Shape inference on a batch of one, inside the branches: the output batch must be
+        # `expected`; anything else means the TRT layers are misplaced. No FLOPs are spent.
+        if not self.inputs:
+            return
+        specs = [
+            keras.KerasTensor((1,) + tuple(t.shape[1:]), dtype=t.dtype)
+            for t in keras.tree.flatten(self.inputs)
+        ]
+        specs = keras.tree.pack_sequence_as(self._inputs_struct, specs)
+        with temporal.trt_branches(True):
+            try:
+                out = self.compute_output_spec(specs)
+            except Exception as e:  # a StarProduct that sees an undoubled batch cannot split it
+                raise ValueError(
+                    "The StarProduct has no TemporalReversal upstream: place the "
+                    "TemporalReversal before the StarProduct (between the input and the pooled "
+                    f"features). Shape inference failed with: {e}"
+                ) from e
+        batch = keras.tree.flatten(out)[0].shape[0]
+        if batch != expected:
+            raise ValueError(
+                f"Under TRT the model's output should stack {expected} branches on the batch "
+                f"axis but it stacks {batch}. The TemporalReversal must come before the "
+                "StarProduct, and the classifier must follow the StarProduct."
+            )
+
+
+def _rank_hint(got, want, temporal_input):
+    if temporal_input and len(want) == len(got) + 1:
+        return (
+            f"The model takes a time axis at position 1 (T={want[1]}); for a static input "
+            "build the model with keras_trt.layers.RepeatTime, or add the time axis to x."
+        )
+    return "Reshape the inputs to the model's input shape."
+
+
+def _axis_hint(axis, got, want, temporal_input):
+    if temporal_input and axis == 1:
+        return (
+            f"the time axis has {got} steps but this model was built for T={want}. "
+            f"Resample the sequences to {want} steps, or rebuild the model with timesteps={got}."
+        )
+    return f"axis {axis} is {got}, the model was built for {want}."
