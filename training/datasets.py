@@ -1,0 +1,196 @@
+"""Data sources for the recipes: the embedded sets (no download) and the paper's datasets.
+
+Every source returns a :class:`Data`: a training feed for ``model.fit``, the held-out test set,
+and what the model builder needs (input shape, number of classes). In-memory training data is
+fed through :class:`EpochBatches`, whose order depends only on ``(seed, epoch)``: a run resumed
+after an interruption sees exactly the batches an uninterrupted run would have seen.
+"""
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+
+
+@dataclasses.dataclass
+class Data:
+    train: object  # EpochBatches or tf.data.Dataset
+    test: tuple | object  # (x, y) arrays or tf.data.Dataset
+    input_shape: tuple
+    num_classes: int
+    name: str
+    class_names: list | None = None
+
+
+class EpochBatches(keras.utils.PyDataset):
+    """Shuffled mini-batches of in-memory arrays; epoch ``e`` uses permutation ``rng(seed, e)``.
+
+    ``augment(x_batch, rng)`` may transform each batch (NumPy, deterministic given ``rng``).
+    """
+
+    def __init__(self, x, y, batch_size, seed=0, augment=None):
+        super().__init__()
+        self.x, self.y = x, y
+        self.batch_size, self.seed, self.augment = int(batch_size), int(seed), augment
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch):
+        self.epoch = int(epoch)
+        self.order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, index):
+        idx = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        x = self.x[idx]
+        if self.augment is not None:
+            x = self.augment(x, np.random.default_rng([self.seed, self.epoch, index]))
+        return x, self.y[idx]
+
+    def on_epoch_end(self):
+        self.set_epoch(self.epoch + 1)
+
+
+def random_shift(max_shift):
+    """Augmentation: shifts each image by up to ``max_shift`` pixels (zero fill)."""
+
+    def augment(x, rng):
+        out = np.zeros_like(x)
+        pad = np.pad(x, ((0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)))
+        h, w = x.shape[1:3]
+        for i, (dy, dx) in enumerate(rng.integers(0, 2 * max_shift + 1, size=(len(x), 2))):
+            out[i] = pad[i, dy : dy + h, dx : dx + w]
+        return out
+
+    return augment
+
+
+def point_jitter(scale=(0.85, 1.15), sigma=0.01):
+    """Augmentation for point clouds: random anisotropic scaling and Gaussian jitter."""
+
+    def augment(x, rng):
+        s = rng.uniform(*scale, size=(len(x), 1, x.shape[-1])).astype(x.dtype)
+        return x * s + rng.normal(0, sigma, size=x.shape).astype(x.dtype)
+
+    return augment
+
+
+def _bin_time(x, timesteps):
+    """Averages a [N, L, F] series into ``timesteps`` equal windows (L divisible by it)."""
+    n, length, f = x.shape
+    if length % timesteps:
+        raise ValueError(f"sequence length {length} is not divisible by timesteps={timesteps}.")
+    return x.reshape(n, timesteps, length // timesteps, f).mean(axis=2)
+
+
+def _in_memory(name, train, test, batch_size, seed, augment, classes, class_names=None):
+    (x_train, y_train), (x_test, y_test) = train, test
+    feed = EpochBatches(x_train, y_train, batch_size, seed, augment)
+    return Data(feed, (x_test, y_test), x_train.shape[1:], classes, name, class_names)
+
+
+def digits(batch_size, seed, augment, timesteps, **_):
+    from keras_trt.data import load_digits
+
+    train, test = load_digits()
+    return _in_memory("digits", train, test, batch_size, seed, random_shift(1) if augment else None, 10)
+
+
+def mnist(batch_size, seed, augment, timesteps, **_):
+    from keras_trt.data import load_mnist5k
+
+    train, test = load_mnist5k()
+    return _in_memory("mnist-5k", train, test, batch_size, seed, random_shift(2) if augment else None, 10)
+
+
+def mnist_points(batch_size, seed, augment, timesteps, num_points=256, **_):
+    from keras_trt.data import load_mnist_points
+
+    train, test = load_mnist_points(num_points=num_points)
+    aug = point_jitter() if augment else None
+    return _in_memory("mnist-points", train, test, batch_size, seed, aug, 10)
+
+
+def basic_motions(batch_size, seed, augment, timesteps, **_):
+    from keras_trt.data import load_basic_motions
+
+    (x_train, y_train), (x_test, y_test), names = load_basic_motions()
+    train = (_bin_time(x_train, timesteps), y_train)
+    test = (_bin_time(x_test, timesteps), y_test)
+    return _in_memory("basic-motions", train, test, batch_size, seed, None, len(names), names)
+
+
+def _data_dir(data_dir, variable):
+    data_dir = data_dir or os.environ.get(variable)
+    if not data_dir:
+        raise SystemExit(
+            f"This recipe reads a dataset that cannot be downloaded here: pass --data-dir or set "
+            f"{variable} to the folder that holds it (see the recipe's description)."
+        )
+    return data_dir
+
+
+def cifar(name):
+    def source(batch_size, seed, augment, timesteps, data_dir=None, **_):
+        from keras_trt.data import cifar as pipeline
+
+        root = _data_dir(data_dir, "TFDS_DATA_DIR")
+        train = pipeline(name, "train", batch_size, augment=augment, data_dir=root, seed=seed)
+        test = pipeline(name, "test", batch_size, augment=False, data_dir=root)
+        return Data(train, test, (32, 32, 3), 10 if name == "cifar10" else 100, name)
+
+    return source
+
+
+def imagenet(batch_size, seed, augment, timesteps, data_dir=None, **_):
+    from keras_trt.data import imagenet as pipeline
+
+    root = _data_dir(data_dir, "IMAGENET_MANUAL_DIR")
+    train = pipeline("train", batch_size, manual_dir=root, augment=augment, seed=seed)
+    test = pipeline("validation", batch_size, manual_dir=root, augment=False)
+    return Data(train, test, (224, 224, 3), 1000, "imagenet-1k")
+
+
+def events(name, num_classes, size):
+    def source(batch_size, seed, augment, timesteps, data_dir=None, **_):
+        from keras_trt.data import event_frames
+
+        root = _data_dir(data_dir, "EVENT_DATA_DIR")
+        kw = dict(frames=timesteps, size=size, manual_dir=root, batch_size=batch_size)
+        train = event_frames(name, "train", shuffle=True, seed=seed, **kw)
+        test = event_frames(name, "test", shuffle=False, **kw)
+        return Data(train, test, (timesteps, size, size, 2), num_classes, name)
+
+    return source
+
+
+def modelnet40(batch_size, seed, augment, timesteps, data_dir=None, num_points=1024, **_):
+    from keras_trt.data import modelnet40 as pipeline
+
+    root = _data_dir(data_dir, "MODELNET40_DIR")
+    train = pipeline(root, "train", num_points, batch_size, augment=augment, seed=seed)
+    test = pipeline(root, "test", num_points, batch_size, augment=False)
+    return Data(train, test, (num_points, 3), 40, "modelnet40")
+
+
+SOURCES = {
+    "digits": digits,
+    "mnist": mnist,
+    "mnist_points": mnist_points,
+    "basic_motions": basic_motions,
+    "cifar10": cifar("cifar10"),
+    "cifar100": cifar("cifar100"),
+    "imagenet": imagenet,
+    "dvs_gesture": events("dvs128_gesture", 11, 48),
+    "cifar10_dvs": events("cifar10_dvs", 10, 48),
+    "modelnet40": modelnet40,
+}
+
+
+def load(name, *, batch_size, seed, augment, timesteps, **kwargs):
+    """Loads data source ``name`` (a key of :data:`SOURCES`)."""
+    if name not in SOURCES:
+        raise SystemExit(f"Unknown dataset {name!r}; known: {', '.join(SOURCES)}.")
+    return SOURCES[name](batch_size=batch_size, seed=seed, augment=augment, timesteps=timesteps, **kwargs)

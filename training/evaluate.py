@@ -1,0 +1,69 @@
+"""Evaluate a preset on a dataset: ``python -m training.evaluate <preset> <dataset>``.
+
+    python -m training.evaluate sresnet20-mnist-t2 mnist          # a zoo name (offline, shipped)
+    python -m training.evaluate runs/x/preset mnist               # a preset folder
+    python -m training.evaluate hf://org/repo@v1 cifar10 --data-dir ~/tensorflow_datasets
+
+Prints the held-out accuracy next to the one the preset states, and exits non-zero when they
+differ by more than --tolerance.
+"""
+
+import argparse
+import json
+import os
+
+
+def evaluate(handle, dataset, *, batch_size=256, data_dir=None, timesteps=None):
+    """Held-out metrics of preset ``handle`` on ``dataset``; returns ``(measured, stated)``."""
+    from keras_trt import zoo
+    from training import datasets
+    from training.train import evaluate_model
+
+    model = zoo.load(handle)
+    meta = _metadata(handle)
+    steps = timesteps or (meta or {}).get("timesteps")
+    data = datasets.load(dataset, batch_size=batch_size, seed=0, augment=False, timesteps=steps,
+                         data_dir=data_dir)
+    stated = ((meta or {}).get("metrics") or {}).get("accuracy")
+    return evaluate_model(model, data.test, batch_size), stated
+
+
+def _metadata(handle):
+    path = os.path.join(str(handle), "metadata.json")
+    if os.path.isfile(path):
+        with open(path) as f:
+            return json.load(f)
+    from keras_trt import zoo
+
+    try:
+        return zoo.info(handle, show=False)
+    except Exception:  # not a registered name either: nothing stated to compare with
+        return None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.splitlines()[0])
+    parser.add_argument("preset", help="zoo name, preset folder or hf://org/repo[@rev]")
+    parser.add_argument("dataset", help="a training.datasets source, e.g. mnist, digits, mnist_points")
+    parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"])
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--data-dir")
+    parser.add_argument("--timesteps", type=int, help="only for temporal data without a stated T")
+    parser.add_argument("--tolerance", type=float, default=1e-3, help="allowed |measured - stated|")
+    args = parser.parse_args(argv)
+    if args.backend:
+        os.environ["KERAS_BACKEND"] = args.backend
+    measured, stated = evaluate(args.preset, args.dataset, batch_size=args.batch_size,
+                                data_dir=args.data_dir, timesteps=args.timesteps)
+    print(f"{args.preset} on {args.dataset}: accuracy {measured['accuracy']:.4f}", end="")
+    if stated is None:
+        print(" (the preset states no accuracy)")
+        return measured
+    print(f" (stated {stated:.4f})")
+    if abs(measured["accuracy"] - stated) > args.tolerance:
+        raise SystemExit(f"measured accuracy differs from the stated one by more than {args.tolerance}")
+    return measured
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""One module per zoo entry, each defining ``RECIPE`` (a ``training.recipe.Recipe``)."""

@@ -1,0 +1,238 @@
+"""Train a recipe: ``python -m training.train <recipe> [flags]``.
+
+    python -m training.train sresnet20-mnist-t4                      # TRT, seed 0
+    python -m training.train sresnet20-mnist-t4 --no-trt --seed 1    # the plain-SNN baseline
+    python -m training.train sresnet20-mnist-t4 --backend torch --epochs 3 --output runs/try
+    python -m training.train --list
+
+The output folder holds ``log.csv`` (one row per epoch, with its duration), ``tensorboard/``,
+``checkpoint/`` (the full training state after the last finished epoch), ``result.json`` and, at
+the end, ``preset/``: the trained model in the zoo's preset format with its held-out metrics.
+Run the same command again after an interruption and it resumes from the checkpoint; the final
+weights equal those of an uninterrupted run on the same backend (in-memory datasets).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.splitlines()[0])
+    parser.add_argument("recipe", nargs="?", help="recipe name (see --list)")
+    parser.add_argument("--list", action="store_true", help="list the recipes and exit")
+    parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help="Keras backend")
+    parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
+    parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-trt", action="store_true", help="train the plain SNN (baseline)")
+    parser.add_argument("--output", help="output folder (default runs/<recipe>/<backend>-seed<S>[-plain])")
+    parser.add_argument("--data-dir", help="dataset folder for recipes whose data must be downloaded")
+    parser.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    parser.add_argument("--verbose", default="auto", help="Keras fit verbosity: auto, 0, 1 or 2")
+    return parser.parse_args(argv)
+
+
+def default_output(recipe_name, backend, seed, trt):
+    return Path("runs") / recipe_name / f"{backend}-seed{seed}{'' if trt else '-plain'}"
+
+
+def make_optimizer(recipe, steps_per_epoch, epochs):
+    import keras
+
+    total = max(1, steps_per_epoch * epochs)
+    lr = recipe.learning_rate
+    if recipe.schedule == "cosine":
+        warmup = steps_per_epoch * recipe.warmup_epochs
+        lr = keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else lr, max(1, total - warmup),
+            warmup_target=lr if warmup else None, warmup_steps=warmup,
+        )
+    elif recipe.schedule != "constant":
+        raise ValueError(f"Unknown schedule {recipe.schedule!r}: use 'cosine' or 'constant'.")
+    if recipe.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, momentum=recipe.momentum, nesterov=True,
+                                    weight_decay=recipe.weight_decay or None)
+    if recipe.optimizer == "adam":
+        if recipe.weight_decay:
+            return keras.optimizers.AdamW(lr, weight_decay=recipe.weight_decay)
+        return keras.optimizers.Adam(lr)
+    raise ValueError(f"Unknown optimizer {recipe.optimizer!r}: use 'adam' or 'sgd'.")
+
+
+def _steps(feed):
+    try:
+        return len(feed)
+    except TypeError:  # tf.data
+        import tensorflow as tf
+
+        n = int(feed.cardinality())
+        return n if n > 0 else int(tf.data.experimental.cardinality(feed))
+
+
+def _atomic_json(path, data):
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def _callbacks():
+    import keras
+
+    class EpochCheckpoint(keras.callbacks.Callback):
+        """After every epoch: the full model (weights, optimizer state) and the epoch reached.
+
+        The model file is replaced atomically and the state file written after it, so an
+        interruption at any moment leaves the previous consistent checkpoint in place.
+        """
+
+        def __init__(self, folder, state):
+            super().__init__()
+            self.folder, self.state = Path(folder), dict(state)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = self.folder / "model.tmp.keras"
+            self.model.save(tmp)
+            os.replace(tmp, self.folder / "model.keras")
+            _atomic_json(self.folder / "state.json", dict(self.state, epoch=epoch + 1))
+
+    class EpochTime(keras.callbacks.Callback):
+        """Adds ``epoch_seconds`` to the logs (and so to log.csv)."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None:
+                logs["epoch_seconds"] = time.perf_counter() - self.start
+
+    return EpochCheckpoint, EpochTime
+
+
+def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, data_dir=None,
+          restart=False, verbose="auto", extra_callbacks=(), save_preset=True):
+    """Runs ``recipe`` and returns the result dict (also written to ``output/result.json``)."""
+    import keras
+
+    import keras_trt
+    from training import datasets
+
+    output = Path(output)
+    epochs = epochs or recipe.epochs
+    batch_size = batch_size or recipe.batch_size
+    run = dict(recipe=recipe.name, seed=seed, trt=bool(trt), epochs=epochs, batch_size=batch_size,
+               backend=keras.backend.backend())
+    data = datasets.load(recipe.dataset, batch_size=batch_size, seed=seed, augment=recipe.augment,
+                         timesteps=recipe.timesteps, data_dir=data_dir, **recipe.dataset_kwargs)
+
+    ckpt = output / "checkpoint"
+    initial_epoch = 0
+    if restart and ckpt.exists():
+        import shutil
+
+        shutil.rmtree(ckpt)
+        (output / "log.csv").unlink(missing_ok=True)
+    if (ckpt / "state.json").exists():
+        state = json.loads((ckpt / "state.json").read_text())
+        changed = {k: (state.get(k), v) for k, v in run.items() if state.get(k) != v}
+        if changed:
+            raise SystemExit(
+                f"{output} holds a checkpoint of a different run ({changed}); use another "
+                "--output, or --restart to discard it."
+            )
+        model = keras.saving.load_model(ckpt / "model.keras")
+        initial_epoch = state["epoch"]
+        print(f"Resuming {recipe.name} from the checkpoint after epoch {initial_epoch}/{epochs}.")
+    else:
+        keras.utils.set_random_seed(seed)
+        model = keras_trt.models.build(
+            recipe.architecture, num_classes=data.num_classes, timesteps=recipe.timesteps,
+            input_shape=tuple(data.input_shape), **recipe.build,
+        )
+        model.compile(
+            optimizer=make_optimizer(recipe, _steps(data.train), epochs),
+            metrics=["accuracy"],
+            trt=keras_trt.TRTConfig(**(recipe.trt or {})) if trt and recipe.trt is not None else None,
+        )
+    if hasattr(data.train, "set_epoch"):
+        data.train.set_epoch(initial_epoch)
+
+    output.mkdir(parents=True, exist_ok=True)
+    EpochCheckpoint, EpochTime = _callbacks()
+    callbacks = [EpochTime(), keras.callbacks.CSVLogger(str(output / "log.csv"), append=True)]
+    try:
+        import tensorflow  # noqa: F401  (TensorBoard summaries are written with TF)
+
+        callbacks.append(keras.callbacks.TensorBoard(str(output / "tensorboard")))
+    except ImportError:
+        print("tensorflow is not installed: no TensorBoard logs.", file=sys.stderr)
+    callbacks += [EpochCheckpoint(ckpt, run), *extra_callbacks]
+    # The held-out set is scored after every epoch for the curves (val_* in log.csv); it never
+    # selects anything: the reported model is the last epoch's.
+    if initial_epoch < epochs:
+        model.fit(data.train, epochs=epochs, initial_epoch=initial_epoch, verbose=verbose,
+                  callbacks=callbacks, validation_data=data.test, validation_batch_size=batch_size)
+    metrics = evaluate_model(model, data.test, batch_size)
+    result = dict(run, test=metrics, dataset=data.name, architecture=recipe.architecture,
+                  timesteps=recipe.timesteps, epoch_seconds=_epoch_seconds(output / "log.csv"))
+    if save_preset:
+        from keras_trt import zoo
+
+        zoo.save_preset(
+            model, output / "preset", dataset=data.name, timesteps=recipe.timesteps,
+            metrics={"accuracy": metrics["accuracy"]}, overwrite=True, name=recipe.name,
+            description=recipe.description, architecture=recipe.architecture, build=recipe.build,
+            recipe=recipe.name, trained_with_trt=bool(trt), seed=seed, epochs=epochs,
+        )
+    _atomic_json(output / "result.json", result)
+    print(f"{recipe.name}: held-out accuracy {metrics['accuracy']:.4f} "
+          f"({'TRT' if trt else 'plain SNN'}, seed {seed}) -> {output}")
+    return result
+
+
+def evaluate_model(model, test, batch_size):
+    """``model.evaluate`` on ``(x, y)`` arrays or a tf.data set; floats by metric name."""
+    if isinstance(test, tuple):
+        logs = model.evaluate(*test, batch_size=batch_size, verbose=0, return_dict=True)
+    else:
+        logs = model.evaluate(test, verbose=0, return_dict=True)
+    return {k: float(v) for k, v in logs.items()}
+
+
+def _epoch_seconds(log_path):
+    import csv
+
+    if not Path(log_path).exists():
+        return []
+    with open(log_path) as f:
+        return [float(row["epoch_seconds"]) for row in csv.DictReader(f) if row.get("epoch_seconds")]
+
+
+def main(argv=None):
+    args = _parse(argv)
+    if args.backend:
+        os.environ["KERAS_BACKEND"] = args.backend  # before keras is imported
+    from training import recipe as recipes
+
+    if args.list or not args.recipe:
+        for name in recipes.available():
+            r = recipes.get(name)
+            print(f"{name:<28} {r.architecture:<14} {r.dataset:<14} T={r.timesteps:<3} "
+                  f"{'runs on a CPU with embedded data' if r.runs_here else 'needs the dataset and a GPU'}")
+        return None
+    recipe = recipes.get(args.recipe)
+    import keras
+
+    verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
+    output = args.output or default_output(recipe.name, keras.backend.backend(), args.seed, not args.no_trt)
+    return train(recipe, output=output, epochs=args.epochs, batch_size=args.batch_size,
+                 seed=args.seed, trt=not args.no_trt, data_dir=args.data_dir,
+                 restart=args.restart, verbose=verbose)
+
+
+if __name__ == "__main__":
+    main()
