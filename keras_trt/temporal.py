@@ -14,6 +14,7 @@ TRT (Temporal Reversed Training) is switched on only inside :func:`trt_branches`
 """
 
 import contextlib
+import inspect
 import threading
 
 import keras
@@ -104,10 +105,16 @@ class TimeFolded(keras.layers.Wrapper):
             self.layer.build((None,) + tuple(input_shape[2:]))
         self.built = True
 
-    def call(self, inputs):
-        # `training` reaches the wrapped layer through Keras' call context.
+    def call(self, inputs, training=None):
         timesteps = static_timesteps(inputs.shape, f"TimeFolded({type(self.layer).__name__})")
-        return unfold_time(self.layer(fold_time(inputs)), timesteps)
+        # `training` is passed on explicitly: JAX's stateless training step calls the model's
+        # `call` directly, without the call context that would otherwise carry it.
+        kwargs = {"training": training} if self._takes_training else {}
+        return unfold_time(self.layer(fold_time(inputs), **kwargs), timesteps)
+
+    @property
+    def _takes_training(self):
+        return "training" in inspect.signature(self.layer.call).parameters
 
     def compute_output_shape(self, input_shape):
         inner = self.layer.compute_output_shape((None,) + tuple(input_shape[2:]))

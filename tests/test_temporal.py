@@ -109,3 +109,20 @@ def test_config_round_trip(layer):
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
     assert type(clone) is type(layer)
     assert clone.get_config() == layer.get_config()
+
+
+def test_time_folded_batch_norm_trains_with_batch_statistics_in_fit():
+    # Regression: JAX's stateless train step calls `call` without Keras' call context, so the
+    # wrapped BatchNormalization must receive `training` explicitly.
+    import keras_trt
+
+    x = keras.Input((3, 5))
+    bn = layers.TimeFolded(keras.layers.BatchNormalization(momentum=0.0), name="bn")
+    h = layers.FiringRate()(bn(x))
+    model = keras_trt.TRTModel(x, keras.layers.Dense(2, name="classifier")(h))
+    model.compile("sgd", trt=None)
+    data = _rand(8, 3, 5) * 3 + 2
+    model.train_on_batch(data, np.array([0, 1] * 4))
+    np.testing.assert_allclose(
+        to_numpy(bn.layer.moving_mean), data.reshape(-1, 5).mean(0), rtol=1e-5
+    )

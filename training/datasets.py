@@ -2,20 +2,19 @@
 
 Every source returns a :class:`Data`: a training feed for ``model.fit``, the held-out test set,
 and what the model builder needs (input shape, number of classes). In-memory training data is
-fed through :class:`EpochBatches`, whose order depends only on ``(seed, epoch)``: a run resumed
+fed through :class:`EpochArrays`, whose order depends only on ``(seed, epoch)``: a run resumed
 after an interruption sees exactly the batches an uninterrupted run would have seen.
 """
 
 import dataclasses
 import os
 
-import keras
 import numpy as np
 
 
 @dataclasses.dataclass
 class Data:
-    train: object  # EpochBatches or tf.data.Dataset
+    train: object  # EpochArrays or tf.data.Dataset
     test: tuple | object  # (x, y) arrays or tf.data.Dataset
     input_shape: tuple
     num_classes: int
@@ -23,34 +22,30 @@ class Data:
     class_names: list | None = None
 
 
-class EpochBatches(keras.utils.PyDataset):
-    """Shuffled mini-batches of in-memory arrays; epoch ``e`` uses permutation ``rng(seed, e)``.
+class EpochArrays:
+    """In-memory training data whose epoch ``e`` is a pure function of ``(seed, e)``.
 
-    ``augment(x_batch, rng)`` may transform each batch (NumPy, deterministic given ``rng``).
+    ``epoch(e)`` returns the arrays of that epoch: shuffled with permutation ``rng(seed, e)`` and,
+    batch by batch, transformed by ``augment(x_batch, rng(seed, e, batch))`` (NumPy). They are
+    made up front in the main thread, so no background prefetching can mix epochs, and a resumed
+    run replays exactly the batches an uninterrupted run would have seen.
     """
 
     def __init__(self, x, y, batch_size, seed=0, augment=None):
-        super().__init__()
         self.x, self.y = x, y
         self.batch_size, self.seed, self.augment = int(batch_size), int(seed), augment
-        self.set_epoch(0)
-
-    def set_epoch(self, epoch):
-        self.epoch = int(epoch)
-        self.order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
 
     def __len__(self):
         return -(-len(self.x) // self.batch_size)
 
-    def __getitem__(self, index):
-        idx = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        x = self.x[idx]
+    def epoch(self, epoch):
+        order = np.random.default_rng([self.seed, int(epoch)]).permutation(len(self.x))
+        x, y = self.x[order], self.y[order]
         if self.augment is not None:
-            x = self.augment(x, np.random.default_rng([self.seed, self.epoch, index]))
-        return x, self.y[idx]
-
-    def on_epoch_end(self):
-        self.set_epoch(self.epoch + 1)
+            for i, start in enumerate(range(0, len(x), self.batch_size)):
+                rng = np.random.default_rng([self.seed, int(epoch), i])
+                x[start : start + self.batch_size] = self.augment(x[start : start + self.batch_size], rng)
+        return x, y
 
 
 def random_shift(max_shift):
@@ -87,7 +82,7 @@ def _bin_time(x, timesteps):
 
 def _in_memory(name, train, test, batch_size, seed, augment, classes, class_names=None):
     (x_train, y_train), (x_test, y_test) = train, test
-    feed = EpochBatches(x_train, y_train, batch_size, seed, augment)
+    feed = EpochArrays(x_train, y_train, batch_size, seed, augment)
     return Data(feed, (x_test, y_test), x_train.shape[1:], classes, name, class_names)
 
 

@@ -144,22 +144,25 @@ def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, dat
                 f"{output} holds a checkpoint of a different run ({changed}); use another "
                 "--output, or --restart to discard it."
             )
-        model = keras.saving.load_model(ckpt / "model.keras")
         initial_epoch = state["epoch"]
         print(f"Resuming {recipe.name} from the checkpoint after epoch {initial_epoch}/{epochs}.")
-    else:
-        keras.utils.set_random_seed(seed)
-        model = keras_trt.models.build(
-            recipe.architecture, num_classes=data.num_classes, timesteps=recipe.timesteps,
-            input_shape=tuple(data.input_shape), **recipe.build,
-        )
-        model.compile(
-            optimizer=make_optimizer(recipe, _steps(data.train), epochs),
-            metrics=["accuracy"],
-            trt=keras_trt.TRTConfig(**(recipe.trt or {})) if trt and recipe.trt is not None else None,
-        )
-    if hasattr(data.train, "set_epoch"):
-        data.train.set_epoch(initial_epoch)
+    # A resumed run rebuilds the model with the same code as a fresh one, then restores weights
+    # and optimizer state: the compiled step is then the very program of an uninterrupted run
+    # (a model deserialised from its config traces a differently ordered program, whose float
+    # rounding differs).
+    keras.utils.set_random_seed(seed)
+    model = keras_trt.models.build(
+        recipe.architecture, num_classes=data.num_classes, timesteps=recipe.timesteps,
+        input_shape=tuple(data.input_shape), **recipe.build,
+    )
+    model.compile(
+        optimizer=make_optimizer(recipe, _steps(data.train), epochs),
+        metrics=["accuracy"],
+        trt=keras_trt.TRTConfig(**(recipe.trt or {})) if trt and recipe.trt is not None else None,
+    )
+    if initial_epoch:
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(ckpt / "model.keras")  # weights and optimizer variables
 
     output.mkdir(parents=True, exist_ok=True)
     EpochCheckpoint, EpochTime = _callbacks()
@@ -173,9 +176,15 @@ def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, dat
     callbacks += [EpochCheckpoint(ckpt, run), *extra_callbacks]
     # The held-out set is scored after every epoch for the curves (val_* in log.csv); it never
     # selects anything: the reported model is the last epoch's.
-    if initial_epoch < epochs:
-        model.fit(data.train, epochs=epochs, initial_epoch=initial_epoch, verbose=verbose,
-                  callbacks=callbacks, validation_data=data.test, validation_batch_size=batch_size)
+    fit = dict(verbose=verbose, callbacks=callbacks, validation_data=data.test,
+               validation_batch_size=batch_size)
+    if hasattr(data.train, "epoch"):  # in memory: one fit call per epoch on that epoch's arrays
+        for epoch in range(initial_epoch, epochs):
+            x, y = data.train.epoch(epoch)
+            model.fit(x, y, batch_size=batch_size, shuffle=False, initial_epoch=epoch,
+                      epochs=epoch + 1, **fit)
+    elif initial_epoch < epochs:
+        model.fit(data.train, epochs=epochs, initial_epoch=initial_epoch, **fit)
     metrics = evaluate_model(model, data.test, batch_size)
     result = dict(run, test=metrics, dataset=data.name, architecture=recipe.architecture,
                   timesteps=recipe.timesteps, epoch_seconds=_epoch_seconds(output / "log.csv"))

@@ -132,9 +132,11 @@ class TRTModel(keras.Model):
         self._check_inputs(inputs)
         return super().__call__(inputs, *args, **kwargs)
 
-    def call(self, inputs, *args, **kwargs):
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        # The explicit `training` matters: Keras passes it (and sets the call context that
+        # BatchNormalization reads) only to a `call` that names it.
         self._check_inputs(inputs)  # JAX's stateless paths call `call` directly
-        return super().call(inputs, *args, **kwargs)
+        return super().call(inputs, training=training, mask=mask, **kwargs)
 
     def _check_inputs(self, inputs):
         """Raises a ValueError naming the fix when inputs disagree with the model's inputs."""

@@ -1,0 +1,70 @@
+"""training/: resume after an interruption, the quickstart, recipes, and the zoo's stated accuracy."""
+
+import json
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+
+from training import quickstart, train
+from training import recipe as recipes
+
+ZOO = pathlib.Path(__file__).resolve().parents[1] / "zoo"
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:
+            raise KeyboardInterrupt("simulated interruption after the first epoch")
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
+    recipe = recipes.get("scnn-digits-t4").replace(batch_size=256, augment=True, build=dict(widths=(8, 16)))
+    kw = dict(epochs=2, seed=3, verbose=0, save_preset=False)
+    straight = train.train(recipe, output=tmp_path / "straight", **kw)
+
+    with pytest.raises(KeyboardInterrupt):
+        train.train(recipe, output=tmp_path / "resumed", extra_callbacks=[_Interrupt()], **kw)
+    state = json.loads((tmp_path / "resumed" / "checkpoint" / "state.json").read_text())
+    assert state["epoch"] == 1
+    resumed = train.train(recipe, output=tmp_path / "resumed", **kw)
+
+    a = keras.saving.load_model(tmp_path / "straight" / "checkpoint" / "model.keras")
+    b = keras.saving.load_model(tmp_path / "resumed" / "checkpoint" / "model.keras")
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    for va, vb in zip(a.optimizer.variables, b.optimizer.variables):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(va), keras.ops.convert_to_numpy(vb))
+    assert resumed["test"] == straight["test"]
+    log = (tmp_path / "resumed" / "log.csv").read_text().strip().splitlines()
+    assert len(log) == 3  # header + one row per epoch, across the two sessions
+
+
+def test_resume_refuses_a_different_run(tmp_path):
+    recipe = recipes.get("scnn-digits-t4").replace(batch_size=512, build=dict(widths=(4, 8)))
+    train.train(recipe, output=tmp_path, epochs=1, verbose=0, save_preset=False)
+    with pytest.raises(SystemExit, match="different run"):
+        train.train(recipe, output=tmp_path, epochs=1, seed=1, verbose=0, save_preset=False)
+
+
+def test_unknown_recipe_suggests_names():
+    with pytest.raises(SystemExit, match="scnn-digits-t4"):
+        recipes.get("scnn-digit-t4")
+
+
+def test_every_recipe_names_a_registered_architecture():
+    import keras_trt
+
+    names = recipes.available()
+    assert {"sresnet34-imagenet-t2", "scnn-digits-t4"} <= set(names)
+    for name in names:
+        assert recipes.get(name).architecture in keras_trt.models.list_architectures(), name
+
+
+def test_quickstart_trains_both_arms():
+    results = quickstart.main(["--epochs", "1", "--seeds", "0", "--verbose", "0", "--timesteps", "2"])
+    assert set(results) == {"TRT", "plain SNN"}
+    for runs in results.values():
+        (accuracy, seconds), = runs
+        assert 0.0 <= accuracy <= 1.0 and seconds > 0
