@@ -31,7 +31,7 @@ def run(recipe, seeds, output, epochs=None, verbose=2):
                 result = json.loads(done.read_text())
             else:
                 result = train(recipe, output=folder, epochs=epochs, seed=seed, trt=trt,
-                               verbose=verbose, save_preset=False)
+                               verbose=verbose)
             result["curve"] = _curve(folder / "log.csv")
             results[label].append(result)
     return results

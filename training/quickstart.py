@@ -1,7 +1,9 @@
 """The README's main job: TRT versus the plain SNN on scikit-learn's digits (no downloads).
 
 Trains the same small spiking CNN twice from the same initial weights, once with Temporal
-Reversed Training and once without, and prints the held-out test accuracy of each.
+Reversed Training and once without, and prints the held-out test accuracy of each. Then loads a
+pretrained model from the zoo by name (shipped in the package, no network) and re-measures its
+accuracy on its own held-out data.
 
     python -m training.quickstart                 # defaults: T=4, 20 epochs, seeds 0 1 2
     python -m training.quickstart --epochs 5 --seeds 0
@@ -65,7 +67,18 @@ def main(argv=None):
         secs = np.mean([s for _, s in runs])
         spread = f" ± {accs.std(ddof=1):.2f}" if len(accs) > 1 else ""
         print(f"  {label:<10} {accs.mean():6.2f}%{spread}  ({len(accs)} seed(s), {secs:.0f} s training each)")
+    zoo_check()
     return results
+
+
+def zoo_check(name="smlp-basicmotions-t20", dataset="basic_motions"):
+    """Loads a zoo model by name, offline, and re-measures its stated held-out accuracy."""
+    from training.evaluate import evaluate
+
+    measured, stated = evaluate(name, dataset)
+    print(f"\nzoo model {name!r} (loaded by name, offline): held-out accuracy "
+          f"{measured['accuracy'] * 100:.2f}% (its card states {stated * 100:.2f}%)")
+    return measured, stated
 
 
 if __name__ == "__main__":

@@ -1,0 +1,56 @@
+"""The models trained here and shipped in zoo/: offline loading, stated accuracy, fine-tuning."""
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+from keras_trt import zoo
+
+ZOO = pathlib.Path(__file__).resolve().parents[1] / "zoo"
+TRAINED = sorted(p.parent.name for p in ZOO.glob("*/model.weights.h5"))
+EXPECTED = {"sresnet20-mnist-t2", "spointnet-mnistpoints-t2", "smlp-basicmotions-t20"}
+
+
+def test_the_three_cpu_trained_models_are_shipped():
+    assert EXPECTED <= set(TRAINED)
+
+
+@pytest.mark.parametrize("name", TRAINED)
+def test_loads_by_name_offline(name, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = zoo.load(name)
+    card = json.loads((ZOO / name / "card.json").read_text())
+    assert model.output_shape == (None, card["num_classes"])
+    assert card["metrics"]["accuracy"] > 1.5 / card["num_classes"]  # well above chance
+
+
+def test_stated_accuracy_is_reproduced_by_training_evaluate():
+    from training import evaluate
+
+    measured, stated = evaluate.evaluate("smlp-basicmotions-t20", "basic_motions")
+    assert stated is not None
+    assert abs(measured["accuracy"] - stated) < 1e-3
+
+
+def test_fine_tuning_a_fresh_head_raises_accuracy():
+    """A new two-class task on the pretrained backbone: vigorous (badminton, running) vs calm."""
+    import keras
+
+    from keras_trt.data import load_basic_motions
+    from training.datasets import _bin_time
+
+    (x, y), (xt, yt), names = load_basic_motions()
+    vigorous = [names.index("badminton"), names.index("running")]
+    y, yt = np.isin(y, vigorous).astype("int32"), np.isin(yt, vigorous).astype("int32")
+    x, xt = _bin_time(x, 20), _bin_time(xt, 20)
+    keras.utils.set_random_seed(0)
+    model = zoo.load("smlp-basicmotions-t20", num_classes=2, freeze_backbone=True)
+    assert model.output_shape == (None, 2)
+    assert {w.path for w in model.trainable_weights} == {"classifier/kernel", "classifier/bias"}
+    model.compile(keras.optimizers.Adam(3e-2), metrics=["accuracy"], trt=None)
+    before = model.evaluate(xt, yt, verbose=0, return_dict=True)["accuracy"]
+    model.fit(x, y, epochs=30, batch_size=8, verbose=0)
+    after = model.evaluate(xt, yt, verbose=0, return_dict=True)["accuracy"]
+    assert after >= 0.9 and after > before, (before, after)
