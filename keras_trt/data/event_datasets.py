@@ -156,6 +156,12 @@ class EventFramesBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
             homepage=self.HOMEPAGE,
         )
 
+    def _generate_examples(self, root, items):
+        """Examples of ``(path, label)`` items, each file read with the subclass's ``read_file``."""
+        for path, label in items:
+            key = str(path.relative_to(root))
+            yield key, {"frames": self._frames(self.read_file(path)), "label": label, "source": key}
+
     def _frames(self, events) -> np.ndarray:
         cfg = self.builder_config
         frames = events_to_frames(events, cfg.frames, self.SENSOR_SIZE, cfg.split_by)
@@ -284,10 +290,7 @@ class Cifar10Dvs(EventFramesBuilder):
             test += [(f, label) for f in te]
         return {"train": self._generate_examples(root, train), "test": self._generate_examples(root, test)}
 
-    def _generate_examples(self, root, items):
-        for path, label in items:
-            key = str(path.relative_to(root))
-            yield key, {"frames": self._frames(read_aedat2(path)), "label": label, "source": key}
+    read_file = staticmethod(read_aedat2)
 
 
 class NCaltech101(EventFramesBuilder):
@@ -334,10 +337,7 @@ class NCaltech101(EventFramesBuilder):
             test += [(f, label) for f in te]
         return {"train": self._generate_examples(root, train), "test": self._generate_examples(root, test)}
 
-    def _generate_examples(self, root, items):
-        for path, label in items:
-            key = str(path.relative_to(root))
-            yield key, {"frames": self._frames(read_atis_bin(path)), "label": label, "source": key}
+    read_file = staticmethod(read_atis_bin)
 
 
 EVENT_BUILDERS = {"dvs128_gesture": DvsGesture, "cifar10_dvs": Cifar10Dvs, "n_caltech101": NCaltech101}
