@@ -19,7 +19,7 @@ import math
 import keras
 from keras import ops
 
-from keras_trt import surrogates
+from keras_trt import _fastpath, surrogates
 
 _PACKAGE = "keras_trt"
 
@@ -67,6 +67,130 @@ def lif_sequence(
         spikes.append(s)
         membrane.append(v)
     return ops.stack(spikes, axis=1), ops.stack(membrane, axis=1)
+
+
+def lif_spikes(
+    x, k, *, v_threshold=1.0, v_reset=0.0, decay_input=True, detach_reset=False, surrogate=None
+):
+    """The spikes of :func:`lif_sequence`, computed as one op with a hand-written BPTT backward.
+
+    Forward and gradients are those of :func:`lif_sequence` (the same expressions, so the same
+    float32 spikes; gradients equal up to rounding), but the forward runs only the charge, the
+    threshold comparison and the reset, keeps only the charged membrane ``H[t]`` for the
+    backward, and the backward is the closed-form recursion
+
+        dL/dH[t] = dL/dS[t] * g'(H[t] - V_th) + dL/dV[t] * dV[t]/dH[t]
+        dL/dX[t] = dL/dH[t] * (k if decay_input else 1),   dL/dV[t-1] = dL/dH[t] * (1 - k)
+
+    with ``g'`` the surrogate's :meth:`~keras_trt.surrogates.Surrogate.derivative` and
+    ``dV/dH`` the reset's (``1 - S`` for a detached hard reset). ``k`` may be a tensor (the
+    ParametricLIF leak); its gradient is returned too. ``surrogate`` must define
+    ``derivative``.
+
+    >>> spikes = lif_spikes(x, 0.5, detach_reset=True, surrogate=surrogates.ATan())
+    """
+    surrogate = surrogate or surrogates.Sigmoid()
+    if not surrogate.has_derivative:
+        raise ValueError(
+            f"lif_spikes needs a surrogate with a closed-form `derivative`; {surrogate!r} has "
+            "none. Use lif_sequence, which differentiates the primitive."
+        )
+    timesteps = x.shape[1]
+    rest = 0.0 if v_reset is None else v_reset
+    hard = v_reset is not None
+
+    def run(x, k):
+        steps = ops.unstack(x, axis=1) if timesteps > 1 else [x[:, 0]]
+        charged, spikes = [], []
+        v = None
+        for t in range(timesteps):
+            if t == 0:
+                # V[-1] = rest, so charge() reduces exactly to rest + X*k (or rest + X): with
+                # rest == 0 the only difference is the sign of a zero, which nothing observes.
+                h = steps[0] * k if decay_input else steps[0]
+                if rest:
+                    h = h + rest
+            else:
+                h = charge(steps[t], v, k, v_reset, decay_input)
+            fired = ops.greater_equal(h, v_threshold)  # == heaviside(h - v_threshold)
+            if t + 1 < timesteps:  # the last membrane is not an output
+                if hard:
+                    v = ops.where(fired, v_reset, h)  # == (1 - S) * H + S * V_reset
+                else:
+                    v = h - ops.cast(fired, h.dtype) * v_threshold
+            charged.append(h)
+            spikes.append(ops.cast(fired, h.dtype))
+        out = ops.stack(spikes, axis=1) if timesteps > 1 else ops.expand_dims(spikes[0], 1)
+
+        def backward(upstream):
+            grads_x = [None] * timesteps
+            grad_k = None
+            carry = None  # dL/dV[t]
+            ups = ops.unstack(upstream, axis=1) if timesteps > 1 else [upstream[:, 0]]
+            for t in reversed(range(timesteps)):
+                h = charged[t]
+                sg = surrogate.derivative(h - v_threshold)
+                grad_h = ups[t] * sg
+                if carry is not None:
+                    if hard:
+                        through = ops.where(ops.greater_equal(h, v_threshold), 0.0, carry)
+                        if not detach_reset:
+                            through = through + carry * (v_reset - h) * sg
+                    else:
+                        through = carry if detach_reset else carry * (1.0 - v_threshold * sg)
+                    grad_h = grad_h + through
+                grads_x[t] = grad_h * k if decay_input else grad_h
+                if t:
+                    carry = grad_h * (1.0 - k)
+                if k_is_tensor:
+                    # dH[t]/dk = X[t] - (V[t-1] - rest) (decay_input) or -(V[t-1] - rest).
+                    v_prev = _membrane_after(charged[t - 1], v_threshold, v_reset) if t else rest
+                    dh_dk = (steps[t] - (v_prev - rest)) if decay_input else -(v_prev - rest)
+                    term = ops.sum(grad_h * dh_dk)
+                    grad_k = term if grad_k is None else grad_k + term
+            grad_x = ops.stack(grads_x, axis=1) if timesteps > 1 else ops.expand_dims(grads_x[0], 1)
+            if k_is_tensor:
+                return grad_x, ops.reshape(ops.cast(grad_k, k.dtype), ops.shape(k))
+            return grad_x
+
+        return out, backward
+
+    k_is_tensor = not isinstance(k, (int, float))
+    if k_is_tensor:
+
+        @ops.custom_gradient
+        def fused(x, k):
+            out, backward = run(x, k)
+
+            def grad(*args, upstream=None):
+                if upstream is None:  # TensorFlow / JAX: grad(upstream); torch: grad(*inputs, upstream=)
+                    (upstream,) = args
+                return backward(upstream)
+
+            return out, grad
+
+        return fused(x, ops.convert_to_tensor(k, x.dtype))
+
+    @ops.custom_gradient
+    def fused(x):
+        out, backward = run(x, k)
+
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            return backward(upstream)
+
+        return out, grad
+
+    return fused(x)
+
+
+def _membrane_after(h, v_threshold, v_reset):
+    """``V[t]`` from the charged membrane ``H[t]`` (the reset, recomputed)."""
+    fired = ops.greater_equal(h, v_threshold)
+    if v_reset is not None:
+        return ops.where(fired, v_reset, h)
+    return h - ops.cast(fired, h.dtype) * v_threshold
 
 
 def static_timesteps(shape, layer_name):
@@ -123,15 +247,16 @@ class _LIFBase(keras.layers.Layer):
         >>> spikes, v = lif(x, return_membrane=True)
         """
         static_timesteps(inputs.shape, type(self).__name__)
-        spikes, membrane = lif_sequence(
-            inputs,
-            self.leak(),
+        options = dict(
             v_threshold=self.v_threshold,
             v_reset=self.v_reset,
             decay_input=self.decay_input,
             detach_reset=self.detach_reset,
-            spike_fn=self.surrogate,
         )
+        if not return_membrane and self.surrogate.has_derivative and _fastpath.FUSED_LIF:
+            # One custom-gradient op with hand-written BPTT (the same numbers, fewer kernels).
+            return lif_spikes(inputs, self.leak(), surrogate=self.surrogate, **options)
+        spikes, membrane = lif_sequence(inputs, self.leak(), spike_fn=self.surrogate, **options)
         if return_membrane:
             return spikes, membrane
         return spikes

@@ -1,12 +1,17 @@
 """Spike functions with surrogate gradients.
 
 Forward, every surrogate is the exact Heaviside step ``x >= 0 -> 1.0``; backward, it is the
-derivative of a smooth *primitive* ``g``. The trick that makes this portable across backends:
+derivative of a smooth *primitive* ``g``. The built-in surrogates also give ``g'`` in closed form
+(:meth:`Surrogate.derivative`), and the spike function is then one ``keras.ops.custom_gradient``
+op: the forward computes only the step, the backward only ``upstream * g'(x)``. A subclass that
+defines only ``primitive`` gets the portable trick instead, which needs no custom gradient:
 
     spike = stop_gradient(heaviside(x)) + (g(x) - stop_gradient(g(x)))
 
 The second term is exactly zero in the forward pass (``a - a == 0`` in floating point), so the
-spikes are exactly 0 or 1, and its gradient is ``g'(x)``. No custom-gradient machinery is needed.
+spikes are exactly 0 or 1, and its gradient is ``g'(x)``; but the forward pays for ``g(x)``.
+The LIF layers use :meth:`Surrogate.derivative` directly in their hand-written BPTT
+(:func:`keras_trt.neurons.lif_spikes`).
 
 >>> from keras import ops
 >>> from keras_trt import surrogates
@@ -28,13 +33,28 @@ def heaviside(x):
 
 
 class Surrogate:
-    """Base class: subclasses define the smooth ``primitive`` whose derivative is the gradient."""
+    """Base class: subclasses define the smooth ``primitive`` whose derivative is the gradient.
+
+    Defining :meth:`derivative` too (``primitive'`` in closed form) makes the spike function and
+    the LIF layers faster; without it they differentiate ``primitive`` automatically.
+    """
 
     def primitive(self, x):
         raise NotImplementedError
 
+    def derivative(self, x):
+        """``primitive'(x)`` in closed form; optional (see :attr:`has_derivative`)."""
+        raise NotImplementedError
+
+    @property
+    def has_derivative(self):
+        """Whether the subclass defines :meth:`derivative`."""
+        return type(self).derivative is not Surrogate.derivative
+
     def __call__(self, x):
         x = ops.convert_to_tensor(x)
+        if self.has_derivative:
+            return _spike(x, self.derivative)
         g = self.primitive(x)
         return ops.stop_gradient(heaviside(x)) + (g - ops.stop_gradient(g))
 
@@ -56,6 +76,21 @@ class Surrogate:
         return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
 
 
+def _spike(x, derivative):
+    """Heaviside forward, ``upstream * derivative(x)`` backward, as one custom-gradient op."""
+
+    @ops.custom_gradient
+    def spike(x):
+        def grad(*args, upstream=None):
+            if upstream is None:  # TensorFlow / JAX call grad(upstream); torch grad(x, upstream=)
+                (upstream,) = args
+            return upstream * derivative(x)
+
+        return heaviside(x), grad
+
+    return spike(x)
+
+
 def _check_positive(name, value):
     value = float(value)
     if not value > 0:
@@ -73,6 +108,10 @@ class Sigmoid(Surrogate):
     def primitive(self, x):
         return ops.sigmoid(self.alpha * x)
 
+    def derivative(self, x):
+        sg = ops.sigmoid(self.alpha * x)
+        return self.alpha * sg * (1.0 - sg)
+
     def get_config(self):
         return {"alpha": self.alpha}
 
@@ -87,6 +126,10 @@ class ATan(Surrogate):
     def primitive(self, x):
         return ops.arctan((math.pi / 2 * self.alpha) * x) / math.pi + 0.5
 
+    def derivative(self, x):
+        # SpikingJelly's expression: alpha / 2 / (1 + (pi / 2 * alpha * x)^2)
+        return (self.alpha / 2) / (1.0 + ops.square((math.pi / 2 * self.alpha) * x))
+
     def get_config(self):
         return {"alpha": self.alpha}
 
@@ -100,6 +143,10 @@ class Rectangular(Surrogate):
 
     def primitive(self, x):
         return ops.clip(x / self.width + 0.5, 0.0, 1.0)
+
+    def derivative(self, x):
+        inside = ops.less(ops.abs(x), self.width / 2)
+        return ops.cast(inside, x.dtype) * (1.0 / self.width)
 
     def get_config(self):
         return {"width": self.width}
@@ -118,6 +165,10 @@ class Triangle(Surrogate):
         left = ops.square(xc + w) / (2 * w * w)
         right = 1.0 - ops.square(w - xc) / (2 * w * w)
         return ops.where(xc < 0, left, right)
+
+    def derivative(self, x):
+        w = self.width
+        return ops.relu(w - ops.abs(x)) * (1.0 / (w * w))
 
     def get_config(self):
         return {"width": self.width}

@@ -20,6 +20,7 @@ import threading
 import keras
 from keras import ops
 
+from keras_trt import _fastpath
 from keras_trt.neurons import static_timesteps
 
 _PACKAGE = "keras_trt"
@@ -39,6 +40,26 @@ def trt_branches(active=True):
         yield
     finally:
         _state.active = previous
+
+
+@contextlib.contextmanager
+def fast_paths(enabled=True):
+    """Switches keras_trt's fast paths: :class:`TimeFolded`'s backend kernels (see
+    ``keras_trt/_fastpath.py``) and the LIF layers' fused op (:func:`~keras_trt.neurons.lif_spikes`).
+
+    They are on by default (``KERAS_TRT_FAST_PATHS=0`` turns them off at import). The switch is
+    read when a step is traced (TensorFlow, JAX) or run (torch). Results agree either way up to
+    floating-point rounding.
+
+    >>> with keras_trt.temporal.fast_paths(False):
+    ...     model.fit(x, y)   # Keras' generic BatchNormalization / Conv2D code
+    """
+    previous = _fastpath.ENABLED, _fastpath.FUSED_LIF
+    _fastpath.ENABLED = _fastpath.FUSED_LIF = bool(enabled)
+    try:
+        yield
+    finally:
+        _fastpath.ENABLED, _fastpath.FUSED_LIF = previous
 
 
 def trt_branches_active():
@@ -93,7 +114,9 @@ class TimeFolded(keras.layers.Wrapper):
     """Applies an ordinary layer to all time steps at once by folding T into the batch.
 
     Faster than ``keras.layers.TimeDistributed`` (one call on ``[B*T, ...]``, no per-step loop)
-    and statistics of a wrapped BatchNormalization cover all steps.
+    and statistics of a wrapped BatchNormalization cover all steps. A wrapped
+    ``BatchNormalization`` (TensorFlow, torch) or ``Conv2D`` (torch) runs through the backend's
+    fused kernel, with the layer's own variables and results (see :func:`fast_paths`).
 
     >>> conv = keras_trt.layers.TimeFolded(keras.layers.Conv2D(32, 3, padding="same"))
     >>> conv(keras.Input((4, 28, 28, 1))).shape   # (None, 4, 28, 28, 32)
@@ -107,10 +130,15 @@ class TimeFolded(keras.layers.Wrapper):
 
     def call(self, inputs, training=None):
         timesteps = static_timesteps(inputs.shape, f"TimeFolded({type(self.layer).__name__})")
-        # `training` is passed on explicitly: JAX's stateless training step calls the model's
-        # `call` directly, without the call context that would otherwise carry it.
-        kwargs = {"training": training} if self._takes_training else {}
-        return unfold_time(self.layer(fold_time(inputs), **kwargs), timesteps)
+        folded = fold_time(inputs)
+        # A backend fast path computes what the layer computes (see keras_trt/_fastpath.py).
+        out = _fastpath.folded_call(self.layer, folded, training)
+        if out is None:
+            # `training` is passed on explicitly: JAX's stateless training step calls the
+            # model's `call` directly, without the call context that would otherwise carry it.
+            kwargs = {"training": training} if self._takes_training else {}
+            out = self.layer(folded, **kwargs)
+        return unfold_time(out, timesteps)
 
     @property
     def _takes_training(self):

@@ -3,6 +3,7 @@
 import keras
 
 from keras_trt import layers
+from keras_trt.models import blocks
 from keras_trt.trt import TRTModel
 
 
@@ -15,34 +16,50 @@ def spiking_cnn(
     tau=2.0,
     detach_reset=True,
     surrogate="atan",
+    width_multiplier=1.0,
     name="spiking_cnn",
+    **neuron_options,
 ):
     """Conv-BN-LIF blocks (the later ones stride 2), flatten, star product, classifier.
 
     Args:
         input_shape: static image shape ``(H, W, C)``; it is repeated over ``timesteps``.
         widths: channels of each block; the first is the stem.
+        width_multiplier: scales ``widths``.
         reverse_at: ``"stem"`` puts the TemporalReversal right after the stem's neuron,
             ``"input"`` before the network (a no-op reversal for static images, kept for
             ablations).
+        tau, detach_reset, surrogate, **neuron_options: the neuron options of
+            :func:`keras_trt.models.blocks.neuron_factory`.
 
-    >>> model = keras_trt.models.small.spiking_cnn((8, 8, 1), 10, timesteps=4)
+    Its stride-2 convolutions use Keras ``"same"`` padding (not PyTorch's symmetric padding):
+    this network is not an import target.
+
+    >>> model = keras_trt.models.spiking_cnn((8, 8, 1), 10, timesteps=4)
     >>> model.compile("adam", metrics=["accuracy"], trt=keras_trt.TRTConfig())
     """
-    if reverse_at not in ("stem", "input"):
-        raise ValueError(f"reverse_at must be 'stem' or 'input', got {reverse_at!r}.")
-    neuron = dict(tau=tau, detach_reset=detach_reset, surrogate=surrogate)
+    num_classes = blocks.check_num_classes(num_classes, name)
+    timesteps = blocks.check_timesteps(timesteps, name)
+    widths = tuple(widths)
+    if not widths or not all(isinstance(w, int) and w > 0 for w in widths):
+        raise ValueError(f"{name}: widths must be positive integers, one per block, got {widths!r}.")
+    mult = blocks.check_width_multiplier(width_multiplier, name)
+    widths = tuple(blocks.scaled(w, mult) for w in widths)
+    make_neuron = blocks.neuron_factory(
+        suggest=blocks.builder_arguments(spiking_cnn),
+        tau=tau, detach_reset=detach_reset, surrogate=surrogate, **neuron_options,
+    )
+    reversal = blocks.ReversalPoint(reverse_at, ("input", "stem"), name)
     x = keras.Input(input_shape)
     h = layers.RepeatTime(timesteps)(x)
-    if reverse_at == "input":
-        h = layers.TemporalReversal()(h)
+    h = reversal.at("input", h)
     for i, width in enumerate(widths):
         conv = keras.layers.Conv2D(width, 3, strides=1 if i == 0 else 2, padding="same", use_bias=False)
         h = layers.TimeFolded(conv, name=f"conv{i}")(h)
         h = layers.TimeFolded(keras.layers.BatchNormalization(), name=f"bn{i}")(h)
-        h = layers.LIF(**neuron, name=f"lif{i}")(h)
-        if i == 0 and reverse_at == "stem":
-            h = layers.TemporalReversal()(h)
+        h = make_neuron(f"lif{i}")(h)
+        if i == 0:
+            h = reversal.at("stem", h)
     # Flatten, not global pooling: on 8x8 digits where a stroke is matters.
     h = layers.TimeFolded(keras.layers.Flatten(), name="flatten")(h)
     h = layers.StarProduct()(h)

@@ -1,0 +1,130 @@
+"""Settings shared by the driver and the workers: the workload, threads, memory, the machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+
+BATCH = 32
+IMAGE = (32, 32, 3)
+NUM_CLASSES = 10
+TAU = 2.0
+THREADS = 2
+SEED = 1234
+
+
+def limit_threads(framework):
+    """Pins every framework to ``THREADS`` compute threads. Call before any tensor work."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
+    os.environ.setdefault("MKL_NUM_THREADS", str(THREADS))
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(THREADS))
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if framework in ("spikingjelly", "snntorch", "keras-torch"):
+        import torch
+
+        torch.set_num_threads(THREADS)
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:  # already set
+            pass
+    if framework == "keras-tensorflow":
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(THREADS)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # the runtime is already initialised
+            pass
+
+
+def _status_kib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return None
+
+
+def memory():
+    """``{"rss_mib", "hwm_mib"}``: the process's resident set now and its high-water mark."""
+    rss, hwm = _status_kib("VmRSS"), _status_kib("VmHWM")
+    return {"rss_mib": rss / 1024 if rss else None, "hwm_mib": hwm / 1024 if hwm else None}
+
+
+def reset_peak_memory():
+    """Resets the kernel's resident-set high-water mark (VmHWM) of this process to VmRSS.
+
+    Returns False where the kernel refuses (then the peak covers the process's whole life).
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def machine():
+    """A description of this machine and the software versions."""
+    cpu = platform.processor() or "?"
+    flags = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    mem_gib = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem_gib = round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    versions = {"python": platform.python_version()}
+    for name in ("keras", "tensorflow", "jax", "jaxlib", "torch", "spikingjelly", "snntorch", "numpy"):
+        try:
+            from importlib.metadata import version
+
+            versions[name] = version(name if name != "tensorflow" else "tensorflow-cpu")
+        except Exception:
+            try:
+                versions[name] = version(name)
+            except Exception:
+                versions[name] = None
+    try:
+        import keras_trt
+
+        versions["keras_trt"] = keras_trt.__version__
+    except Exception:
+        versions["keras_trt"] = None
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), timeout=10,
+        ).stdout.strip() or None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), timeout=10,
+        ).stdout.strip()
+        if commit and dirty:
+            commit += "+dirty"
+    except Exception:
+        commit = None
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gib": mem_gib,
+        "isa": sorted(f for f in flags if f.startswith(("avx512", "amx", "avx2", "fma"))),
+        "os": platform.platform(),
+        "python_executable": sys.executable,
+        "versions": versions,
+        "git_commit": commit,
+    }

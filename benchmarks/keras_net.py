@@ -1,0 +1,162 @@
+"""The keras-trt side: the registry's CIFAR-stem ``sresnet18``, its weights under torch names,
+and an analytic FLOP count per reversal point."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from benchmarks.common import IMAGE, NUM_CLASSES
+
+ARCH = "sresnet18_cifar"
+
+
+def build(timesteps, reverse_at="stem", **options):
+    """keras_trt's CIFAR-stem spiking ResNet-18 (LIF tau 2, hard reset, detach_reset, ATan)."""
+    import keras_trt
+
+    return keras_trt.models.build(
+        ARCH, num_classes=NUM_CLASSES, timesteps=timesteps, input_shape=IMAGE,
+        reverse_at=reverse_at, **options,
+    )
+
+
+def _torch_prefix(name):
+    """Keras layer name (torchvision with ``_``) -> torch module path."""
+    if name == "classifier":
+        return "fc"
+    m = re.fullmatch(r"(layer\d)_(\d+)_downsample_(conv|bn)", name)
+    if m:
+        return f"{m[1]}.{m[2]}.downsample.{0 if m[3] == 'conv' else 1}"
+    m = re.fullmatch(r"(layer\d)_(\d+)_(conv\d|bn\d)", name)
+    if m:
+        return f"{m[1]}.{m[2]}.{m[3]}"
+    if re.fullmatch(r"conv1|bn1", name):
+        return name
+    return None
+
+
+def torch_state(model):
+    """``{torch_name: array}`` of every conv, BN and the classifier of ``model``."""
+    import keras
+
+    state = {}
+    for layer in model.layers:
+        prefix = _torch_prefix(layer.name)
+        if prefix is None:
+            continue
+        inner = getattr(layer, "layer", layer)
+        if isinstance(inner, keras.layers.Conv2D):
+            (kernel,) = inner.get_weights()
+            state[f"{prefix}.weight"] = kernel.transpose(3, 2, 0, 1)  # HWIO -> OIHW
+        elif isinstance(inner, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = inner.get_weights()
+            state.update({
+                f"{prefix}.weight": gamma, f"{prefix}.bias": beta,
+                f"{prefix}.running_mean": mean, f"{prefix}.running_var": var,
+            })
+        elif isinstance(inner, keras.layers.Dense):
+            kernel, bias = inner.get_weights()
+            state[f"{prefix}.weight"] = kernel.T
+            state[f"{prefix}.bias"] = bias
+    return state
+
+
+def randomize_batch_norm(model, seed):
+    """Gives every BN non-trivial statistics and affine parameters (for the equality check).
+
+    gamma ~ U(0.8, 1.6) and beta ~ U(-0.1, 0.3) keep the LIFs firing; moving statistics are
+    set from a forward pass in training mode so inference sees realistic scales.
+    """
+    import keras
+
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        inner = getattr(layer, "layer", layer)
+        if isinstance(inner, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = inner.get_weights()
+            inner.set_weights([
+                rng.uniform(0.8, 1.6, gamma.shape).astype("float32"),
+                rng.uniform(-0.1, 0.3, beta.shape).astype("float32"),
+                mean, var,
+            ])
+
+
+def calibrate_moving_stats(model, x):
+    """Sets every BN's moving statistics to the batch statistics of ``x``.
+
+    One training-mode call with momentum 0, so that inference sees the scales training sees.
+    """
+    import keras
+
+    bns = [getattr(l, "layer", l) for l in model.layers]
+    bns = [l for l in bns if isinstance(l, keras.layers.BatchNormalization)]
+    saved = [l.momentum for l in bns]
+    for l in bns:
+        l.momentum = 0.0
+    try:
+        model(x, training=True)
+    finally:
+        for l, m in zip(bns, saved):
+            l.momentum = m
+
+
+def conv_flops(model, trt):
+    """Multiply-add FLOPs (2 per MAC) of one training step per image, forward + backward.
+
+    Convolutions and Dense layers only (BN, LIF, pooling are element-wise). Layers after the
+    model's TemporalReversal run on the doubled batch under TRT; the classifier on the tripled
+    one (the star product). Backward costs twice the forward (input and weight gradients)
+    except for the first convolution, whose input gradient is not needed.
+    """
+    import keras
+
+    from keras_trt import layers as L
+
+    total = 0.0
+    after = False
+    first = True
+    for layer in model.layers:
+        if isinstance(layer, L.TemporalReversal):
+            after = True
+            continue
+        inner = getattr(layer, "layer", layer)
+        out_shape = layer.output.shape
+        if isinstance(inner, keras.layers.Conv2D):
+            timesteps, h, w, c_out = out_shape[1:]
+            kh, kw = inner.kernel_size
+            c_in = inner.kernel.shape[2]
+            macs = timesteps * h * w * c_out * kh * kw * c_in
+        elif isinstance(inner, keras.layers.Dense):
+            units = inner.units
+            fan_in = inner.kernel.shape[0]
+            steps = out_shape[1] if len(out_shape) == 3 else 1
+            macs = steps * units * fan_in
+        else:
+            continue
+        forward = 2.0 * macs
+        backward = forward * (1.0 if first else 2.0)
+        first = False
+        multiplicity = 1
+        if trt and after:
+            multiplicity = 3 if layer.name == "classifier" else 2
+        total += multiplicity * (forward + backward)
+    return total
+
+
+def inference_gflops_per_image_step(model):
+    """Forward FLOPs per image per time step (convolutions and Dense), in GFLOP."""
+    import keras
+
+    total = 0.0
+    for layer in model.layers:
+        inner = getattr(layer, "layer", layer)
+        out_shape = layer.output.shape
+        if isinstance(inner, keras.layers.Conv2D):
+            _, h, w, c_out = out_shape[1:]
+            kh, kw = inner.kernel_size
+            total += 2.0 * h * w * c_out * kh * kw * inner.kernel.shape[2]
+        elif isinstance(inner, keras.layers.Dense):
+            total += 2.0 * inner.units * inner.kernel.shape[0]
+    return total / 1e9

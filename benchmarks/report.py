@@ -1,0 +1,182 @@
+"""Targets and the Markdown table of a benchmark record (see :mod:`benchmarks.run`)."""
+
+from __future__ import annotations
+
+import re
+
+SJ = "spikingjelly"
+KERAS = ("keras-tensorflow", "keras-jax", "keras-torch")
+
+
+def _median(record, fw, key, group="times"):
+    slot = record["frameworks"].get(fw, {}).get(group, {}).get(key)
+    return slot.get("median") if slot else None
+
+
+def _fmt(x, digits=3):
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def targets(record):
+    """Every target of issue #6 with its value and whether it is met."""
+    out = []
+    fws = record["frameworks"]
+    keras = [fw for fw in KERAS if fw in fws]
+    ts = record["settings"]["timesteps"]
+
+    def add(name, value, limit, met, note=""):
+        out.append({"target": name, "value": value, "limit": limit, "met": met, "note": note})
+
+    if SJ in fws and keras:
+        for kind, best_limit in (("train", 0.85), ("infer", 0.85)):
+            for t in ts:
+                sj = _median(record, SJ, f"{kind}_T{t}")
+                ratios = {fw: (_median(record, fw, f"{kind}_T{t}") or float("nan")) / sj
+                          for fw in keras if sj and _median(record, fw, f"{kind}_T{t}")}
+                if not ratios:
+                    continue
+                best = min(ratios, key=ratios.get)
+                add(f"{kind} T={t}: fastest keras-trt / SpikingJelly", ratios[best], best_limit,
+                    ratios[best] <= best_limit, f"fastest: {best}")
+                if kind == "train":
+                    for fw, r in ratios.items():
+                        add(f"train T={t}: {fw} / SpikingJelly", r, 1.3, r <= 1.3)
+        sj_mem = (fws[SJ].get("memory") or {}).get("peak_rss_mib")
+        for fw in keras:
+            mem = (fws[fw].get("memory") or {}).get("peak_rss_mib")
+            if mem and sj_mem:
+                add(f"peak training RSS: {fw} / SpikingJelly", mem / sj_mem, 1.0, mem <= sj_mem)
+    flops = record.get("flops") or {}
+    t0 = ts[0]
+    if flops.get("plain") and flops.get("stem"):
+        flop_ratio = flops["stem"] / flops["plain"]
+        for fw in keras:
+            plain, trt = _median(record, fw, f"train_T{t0}"), _median(record, fw, f"trt_T{t0}_stem")
+            if plain and trt:
+                r = trt / plain
+                add(f"TRT step / plain step T={t0} (reverse_at=stem): {fw}", r,
+                    f"{flop_ratio:.3f} ± 5%", abs(r / flop_ratio - 1) <= 0.05,
+                    f"FLOP ratio {flop_ratio:.3f}")
+    for fw in keras:
+        plain, trt = _median(record, fw, f"infer_T{t0}"), _median(record, fw, f"trtinfer_T{t0}_stem")
+        if plain and trt:
+            r = trt / plain
+            add(f"TRT-trained inference / plain inference T={t0}: {fw}", r, "1.00 ± 5%",
+                abs(r - 1) <= 0.05)
+    return out
+
+
+def curve_rows(record):
+    flops = record.get("flops") or {}
+    t0 = record["settings"]["timesteps"][0]
+    fw = record["settings"].get("curve_backend")
+    entry = record["frameworks"].get(fw, {})
+    plain = (entry.get("curve", {}).get(f"train_T{t0}") or {}).get("median")
+    rows = []
+    for key, slot in entry.get("curve", {}).items():
+        if not key.startswith("trt_"):
+            continue
+        rev = key.split("_", 2)[2]
+        fr = flops.get(rev) / flops["plain"] if flops.get(rev) and flops.get("plain") else None
+        tr = slot["median"] / plain if plain else None
+        rows.append((rev, fr, tr, slot["median"]))
+    order = ["input", "stem", "stage1", "stage2", "stage3", "stage4"]
+    rows.sort(key=lambda r: order.index(r[0]) if r[0] in order else 99)
+    return fw, plain, rows
+
+
+def markdown(record):
+    m = record["machine"]
+    fws = [fw for fw in record["frameworks"]]
+    labels = [record["frameworks"][fw]["label"] for fw in fws]
+    ts = record["settings"]["timesteps"]
+    v = m["versions"]
+    lines = [
+        f"**Spiking ResNet-18 (CIFAR stem), B=32, {record['threads']} threads, medians** — "
+        f"{m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB; "
+        f"keras {v.get('keras')}, TF {v.get('tensorflow')}, JAX {v.get('jax')}, torch {v.get('torch')}, "
+        f"SpikingJelly {v.get('spikingjelly')}, snnTorch {v.get('snntorch')}; "
+        f"load average {record['load_before'][0]:.1f} before, {record['load_after'][0]:.1f} after "
+        f"({record['started']}, commit {m.get('git_commit')}, "
+        f"{record['settings']['rounds']} rounds x {record['settings']['steps']} steps).",
+        "",
+        "| seconds (median) | " + " | ".join(labels) + " |",
+        "|---|" + "---:|" * len(fws),
+    ]
+    sj = SJ if SJ in fws else None
+    for kind, name in (("train", "training step"), ("infer", "inference batch")):
+        for t in ts:
+            cells = []
+            for fw in fws:
+                med = _median(record, fw, f"{kind}_T{t}")
+                ref = _median(record, sj, f"{kind}_T{t}") if sj else None
+                ratio = f" ({med / ref:.2f}x)" if med and ref and fw != sj else ""
+                cells.append(_fmt(med) + ratio)
+            lines.append(f"| {name}, T={t} | " + " | ".join(cells) + " |")
+    t0 = ts[0]
+    cells = []
+    for fw in fws:
+        trt, plain = _median(record, fw, f"trt_T{t0}_stem"), _median(record, fw, f"train_T{t0}")
+        cells.append(f"{_fmt(trt)} ({trt / plain:.2f}x plain)" if trt and plain else "–")
+    lines.append(f"| TRT training step, T={t0}, reversal after the stem | " + " | ".join(cells) + " |")
+    cells = []
+    for fw in fws:
+        trt, plain = _median(record, fw, f"trtinfer_T{t0}_stem"), _median(record, fw, f"infer_T{t0}")
+        cells.append(f"{_fmt(trt)} ({trt / plain:.2f}x plain)" if trt and plain else "–")
+    lines.append(f"| TRT-trained model, inference, T={t0} | " + " | ".join(cells) + " |")
+    cells = []
+    for fw in fws:
+        mem = record["frameworks"][fw].get("memory") or {}
+        cells.append(f"{mem['peak_rss_mib'] / 1024:.2f}" if mem.get("peak_rss_mib") else "–")
+    lines.append(f"| peak RSS of a training step, T={t0} (GiB) | " + " | ".join(cells) + " |")
+    check = record.get("check")
+    if check:
+        for dtype in ("float64", "float32"):
+            cells = []
+            for fw in fws:
+                c = check["results"].get(fw, {}).get(dtype)
+                if c:
+                    d = max(c["eval"]["max_abs_diff"], c["train"]["max_abs_diff"])
+                    cells.append(f"{d:.0e}" if d else "0")
+                else:
+                    cells.append("–")
+            lines.append(
+                f"| max \\|logit diff\\| vs {record['frameworks'][check['reference']]['label']}, "
+                f"{dtype}, T={check['T']} | " + " | ".join(cells) + " |")
+    flops = record.get("flops") or {}
+    if flops.get("gflop_per_image_step"):
+        lines += ["", f"Forward cost: {flops['gflop_per_image_step']:.3f} GFLOP per image per time step "
+                      "(convolutions and the classifier, 2 FLOP per multiply-add)."]
+    fw, plain, rows = curve_rows(record)
+    if rows:
+        lines += [
+            "",
+            f"**TRT step / plain step over the reversal point** ({record['frameworks'][fw]['label']}, "
+            f"T={t0}, plain step {_fmt(plain)} s):",
+            "",
+            "| reverse_at | FLOP ratio | time ratio | time / FLOP ratio |",
+            "|---|---:|---:|---:|",
+        ]
+        for rev, fr, tr, _ in rows:
+            lines.append(f"| {rev} | {_fmt(fr)} | {_fmt(tr)} | {_fmt(tr / fr if tr and fr else None)} |")
+    tg = record.get("targets") or []
+    if tg:
+        lines += ["", "**Targets (issue #6)**", "", "| target | value | limit | met |", "|---|---:|---:|---|"]
+        for t in tg:
+            val = t["value"]
+            lines.append(f"| {t['target']} | {_fmt(val)} | {t['limit']} | "
+                         f"{'yes' if t['met'] else '**no**'}{' — ' + t['note'] if t.get('note') else ''} |")
+    if record.get("errors"):
+        lines += ["", "Errors: " + "; ".join(record["errors"])]
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(path, md, begin, end):
+    text = open(path).read()
+    block = f"{begin}\n{md}{end}"
+    if begin in text and end in text:
+        text = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n## Speed\n\n" + block + "\n"
+    with open(path, "w") as f:
+        f.write(text)

@@ -1,0 +1,304 @@
+"""Side-by-side speed and memory benchmark: ``python -m benchmarks.run``.
+
+Builds the CIFAR-stem spiking ResNet-18 (LIF tau 2, hard reset, detach_reset, ATan; B=32, 10
+classes) in keras-trt on each backend, SpikingJelly and snnTorch, one worker process per
+framework (:mod:`benchmarks.worker`), and measures, taking turns:
+
+- a training step (forward, cross-entropy, backward, SGD-momentum update) at each T,
+- an inference batch at each T,
+- keras-trt's TRT training step (reversal after the stem) and the TRT-trained model's inference,
+- the peak resident memory of a training step (T=2) of each framework, in its own process,
+- the TRT step / plain step time against the FLOP ratio, over reversal points (one backend).
+
+First, every framework computes the logits of the same weights (float64 and float32) to show
+that they run the same network. Results: ``benchmarks/results/latest.json`` and ``latest.md``;
+``--readme`` also replaces the table in the README. Run ``--help`` for the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from benchmarks import common
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
+FRAMEWORKS = ("keras-tensorflow", "spikingjelly", "snntorch", "keras-jax", "keras-torch")
+LABELS = {
+    "spikingjelly": "SpikingJelly",
+    "snntorch": "snnTorch",
+    "keras-tensorflow": "keras-trt TF",
+    "keras-jax": "keras-trt JAX",
+    "keras-torch": "keras-trt torch",
+}
+REVERSAL_POINTS = ("input", "stem", "stage1", "stage2", "stage3", "stage4")
+MARK_BEGIN = "<!-- benchmark-table:begin -->"
+MARK_END = "<!-- benchmark-table:end -->"
+
+
+TORCH_BASED = ("spikingjelly", "snntorch", "keras-torch")
+
+
+class Worker:
+    def __init__(self, framework, log_dir, timeout, omp_wait_policy=None):
+        self.framework = framework
+        self.timeout = timeout
+        self.log_path = os.path.join(log_dir, f"{framework}.log")
+        env = {**os.environ, "PYTHONPATH": ROOT}
+        if omp_wait_policy and framework in TORCH_BASED:
+            env["OMP_WAIT_POLICY"] = omp_wait_policy
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.worker", framework],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(self.log_path, "w"),
+            text=True, cwd=ROOT, env=env,
+        )
+        self.failed = None
+
+    def ask(self, **cmd):
+        if self.failed:
+            return {"ok": False, "error": self.failed}
+        try:
+            self.proc.stdin.write(json.dumps(cmd) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except (BrokenPipeError, OSError) as e:
+            line = ""
+            self.failed = f"worker pipe: {e}"
+        if not line:
+            self.failed = self.failed or f"worker exited (see {self.log_path})"
+            return {"ok": False, "error": self.failed}
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            print(f"  ! {self.framework} {cmd.get('op')} {cmd.get('key', '')}: {reply.get('error')}",
+                  file=sys.stderr)
+        return reply
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.ask(op="quit")
+                self.proc.wait(timeout=30)
+            except Exception:
+                self.proc.kill()
+
+
+def _log(msg):
+    print(f"[{time.strftime('%H:%M:%S')} load {os.getloadavg()[0]:.1f}] {msg}", file=sys.stderr, flush=True)
+
+
+def _stats(samples):
+    if not samples:
+        return None
+    s = sorted(samples)
+    q = statistics.quantiles(s, n=4) if len(s) >= 4 else [s[0], statistics.median(s), s[-1]]
+    return {"median": statistics.median(s), "min": s[0], "q1": q[0], "q3": q[2], "n": len(s),
+            "samples": samples}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--frameworks", default=",".join(FRAMEWORKS),
+                   help="comma-separated subset of " + ", ".join(FRAMEWORKS))
+    p.add_argument("--timesteps", default="2,4", help="comma-separated T values (default 2,4)")
+    p.add_argument("--rounds", type=int, default=5, help="alternation rounds (default 5)")
+    p.add_argument("--steps", type=int, default=1, help="timed steps per workload per round (default 1)")
+    p.add_argument("--curve-backend", default="keras-tensorflow",
+                   help="keras-trt backend for the TRT-cost curve over reversal points, or 'none'")
+    p.add_argument("--curve-rounds", type=int, default=2, help="rounds of the curve (default 2)")
+    p.add_argument("--no-check", action="store_true", help="skip the shared-weights equality check")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: T=2, 1 round of 1 step, no curve")
+    p.add_argument("--out", default=RESULTS, help="output folder (default benchmarks/results)")
+    p.add_argument("--readme", action="store_true", help="also update the table in README.md")
+    p.add_argument("--timeout", type=float, default=900, help="seconds per worker command")
+    p.add_argument("--omp-wait-policy", default="PASSIVE",
+                   help="OMP_WAIT_POLICY of the torch-based workers (default PASSIVE: OpenMP's "
+                        "spinning threads slow torch several-fold when the machine is shared; "
+                        "'default' leaves it unset)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.timesteps, args.rounds, args.steps, args.curve_backend = "2", 1, 1, "none"
+    args.frameworks = [f for f in args.frameworks.split(",") if f]
+    unknown = set(args.frameworks) - set(FRAMEWORKS)
+    if unknown:
+        p.error(f"unknown frameworks {sorted(unknown)}; choose from {FRAMEWORKS}")
+    args.timesteps = [int(t) for t in args.timesteps.split(",")]
+    if args.curve_backend != "none" and args.curve_backend not in args.frameworks:
+        args.curve_backend = "none"
+    return args
+
+
+def workloads(framework, timesteps):
+    """``[(key, kind, T, reverse_at)]`` of one framework.
+
+    keras-trt's TRT step and TRT-trained inference are timed right after the plain step /
+    inference of the same worker, so that their ratios compare measurements seconds apart.
+    """
+    out = []
+    for kind, trt_kind in (("train", "trt"), ("infer", "trtinfer")):
+        for i, t in enumerate(timesteps):
+            out.append((f"{kind}_T{t}", kind, t, None))
+            if framework.startswith("keras-") and i == 0:
+                out.append((f"{trt_kind}_T{t}_stem", trt_kind, t, "stem"))
+    return out
+
+
+def schedule(frameworks, timesteps, rnd):
+    """One round: for each plain workload, every framework in turn (rotated by the round),
+    each keras-trt worker followed by its TRT counterpart. ``[(framework, key)]``."""
+    order = frameworks[rnd % len(frameworks):] + frameworks[:rnd % len(frameworks)]
+    out = []
+    for kind in ("train", "infer"):
+        for t in timesteps:
+            for fw in order:
+                keys = [k for k, knd, tt, _ in workloads(fw, timesteps) if tt == t and
+                        (knd == kind or knd == {"train": "trt", "infer": "trtinfer"}[kind])]
+                out.extend((fw, k) for k in keys)
+    return out
+
+
+def run(args):
+    started = time.time()
+    os.makedirs(args.out, exist_ok=True)
+    log_dir = tempfile.mkdtemp(prefix="bench-logs-")
+    record = {
+        "benchmark": "CIFAR-stem spiking ResNet-18, LIF tau=2 hard reset detach_reset ATan, "
+                     f"B={common.BATCH}, {common.NUM_CLASSES} classes, 32x32x3, SGD momentum 0.9",
+        "machine": common.machine(),
+        "settings": {k: v for k, v in vars(args).items() if k not in ("out",)},
+        "threads": common.THREADS,
+        "load_before": os.getloadavg(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "frameworks": {},
+        "errors": [],
+    }
+    t_first = args.timesteps[0]
+    workers = {}
+    check_path = os.path.join(log_dir, "shared_weights.npz")
+    # ---------------------------------------------------------------- setup and memory
+    # A keras-trt worker first: it exports the shared weights of the equality check.
+    for fw in sorted(args.frameworks, key=lambda f: not f.startswith("keras-")):
+        _log(f"starting {fw}")
+        w = Worker(fw, log_dir, args.timeout,
+                   None if args.omp_wait_policy == "default" else args.omp_wait_policy)
+        workers[fw] = w
+        info = w.ask(op="init")
+        if not args.no_check:
+            # First, in a fresh process (JAX's float64 switch must not meet compiled float32 steps).
+            _log(f"  shared-weights check {fw}")
+            if "check" not in record and fw.startswith("keras-"):
+                r = w.ask(op="export", path=check_path, T=args.timesteps[0])
+                if r.get("ok"):
+                    record["check"] = {"reference": fw, "T": args.timesteps[0], "results": {}}
+            if "check" in record:
+                c = w.ask(op="check", path=check_path, T=args.timesteps[0])
+                if c.get("ok"):
+                    record["check"]["results"][fw] = {k: c[k] for k in ("float64", "float32")}
+                else:
+                    record["errors"].append(f"{fw} check: {c.get('error')}")
+        entry = record["frameworks"][fw] = {"label": LABELS[fw], "times": {}, "memory": None,
+                                            "rss_after_import_mib": (info.get("memory") or {}).get("rss_mib")}
+        first = f"train_T{t_first}"
+        setup = w.ask(op="setup", key=first, kind="train", T=t_first, warmup=2)
+        mem = w.ask(op="memory", key=first, n=2) if setup.get("ok") else setup
+        if mem.get("ok"):
+            entry["memory"] = {
+                "peak_rss_mib": mem["after"]["hwm_mib"],
+                "rss_before_steps_mib": mem["before"]["rss_mib"],
+                "peak_incl_setup_mib": mem["before"]["hwm_mib"],
+                "hwm_reset": mem["reset"],
+                "T": t_first,
+            }
+        else:
+            record["errors"].append(f"{fw} memory: {mem.get('error')}")
+        for key, kind, t, rev in workloads(fw, args.timesteps):
+            if key == first:
+                continue
+            _log(f"  setup {fw} {key}")
+            r = w.ask(op="setup", key=key, kind=kind, T=t, reverse_at=rev, warmup=2)
+            if not r.get("ok"):
+                record["errors"].append(f"{fw} setup {key}: {r.get('error')}")
+        if fw == args.curve_backend:
+            for rev in REVERSAL_POINTS:
+                key = f"trt_T{t_first}_{rev}"
+                if key in dict((k, 1) for k, *_ in workloads(fw, args.timesteps)):
+                    continue
+                _log(f"  setup {fw} {key}")
+                r = w.ask(op="setup", key=key, kind="trt", T=t_first, reverse_at=rev, warmup=2)
+                if not r.get("ok"):
+                    record["errors"].append(f"{fw} setup {key}: {r.get('error')}")
+            flops = w.ask(op="flops", T=t_first, reverse_at=list(REVERSAL_POINTS))
+            if flops.get("ok"):
+                record["flops"] = {k: v for k, v in flops.items() if k not in ("ok", "seconds")}
+    if "flops" not in record:
+        for fw in args.frameworks:
+            if fw.startswith("keras-") and not workers[fw].failed:
+                flops = workers[fw].ask(op="flops", T=t_first, reverse_at=["stem"])
+                if flops.get("ok"):
+                    record["flops"] = {k: v for k, v in flops.items() if k not in ("ok", "seconds")}
+                break
+    setup_done = time.time()
+    # ---------------------------------------------------------------- alternating rounds
+    for rnd in range(args.rounds):
+        _log(f"round {rnd + 1}/{args.rounds}")
+        for fw, key in schedule(args.frameworks, args.timesteps, rnd):
+            r = workers[fw].ask(op="time", key=key, n=args.steps)
+            if r.get("ok"):
+                slot = record["frameworks"][fw]["times"].setdefault(key, {"samples": [], "load": []})
+                slot["samples"].extend(r["times"])
+                slot["load"].append(r["load"])
+    # ---------------------------------------------------------------- TRT cost curve
+    curve_keys = []
+    if args.curve_backend != "none" and not workers[args.curve_backend].failed:
+        w = workers[args.curve_backend]
+        curve_keys = [f"train_T{t_first}"] + [f"trt_T{t_first}_{r}" for r in REVERSAL_POINTS]
+        for rnd in range(args.curve_rounds):
+            _log(f"curve round {rnd + 1}/{args.curve_rounds} on {args.curve_backend}")
+            keys = curve_keys if rnd % 2 == 0 else curve_keys[::-1]
+            for key in keys:
+                r = w.ask(op="time", key=key, n=args.steps)
+                if r.get("ok"):
+                    slot = record["frameworks"][args.curve_backend].setdefault("curve", {}).setdefault(
+                        key, {"samples": [], "load": []})
+                    slot["samples"].extend(r["times"])
+                    slot["load"].append(r["load"])
+    timing_done = time.time()
+    for w in workers.values():
+        w.close()
+    # ---------------------------------------------------------------- summary
+    for fw, entry in record["frameworks"].items():
+        for group in ("times", "curve"):
+            for key, slot in entry.get(group, {}).items():
+                slot.update(_stats(slot["samples"]) or {})
+    record["load_after"] = os.getloadavg()
+    record["wall_seconds"] = {"setup": setup_done - started, "timing": timing_done - setup_done,
+                              "total": time.time() - started}
+    record["logs"] = log_dir
+    from benchmarks import report
+
+    record["targets"] = report.targets(record)
+    with open(os.path.join(args.out, "latest.json"), "w") as f:
+        json.dump(record, f, indent=1)
+    md = report.markdown(record)
+    with open(os.path.join(args.out, "latest.md"), "w") as f:
+        f.write(md)
+    if args.readme:
+        report.update_readme(os.path.join(ROOT, "README.md"), md, MARK_BEGIN, MARK_END)
+    print(md)
+    return record
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""TimeFolded's backend fast paths compute what Keras' generic layers compute.
+
+keras_trt/_fastpath.py runs a folded BatchNormalization through the backend's fused kernel
+(TensorFlow, torch) and a folded Conv2D through torch's convolution on channels-last views.
+Here every path is compared with the same layer, same weights, run by Keras' own code (fast
+paths off): outputs in training and inference mode, the moving statistics after a training
+call, and the gradients w.r.t. the input and every trainable weight.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from backend_utils import BACKEND, layer_vjp, to_numpy
+from keras_trt import _fastpath, layers, temporal
+
+
+def _pair(make):
+    """Two TimeFolded copies of the same layer with identical weights."""
+    a, b = layers.TimeFolded(make()), layers.TimeFolded(make())
+    return a, b
+
+
+def _build(pair, shape, seed):
+    rng = np.random.default_rng(seed)
+    a, b = pair
+    a.build(shape)
+    b.build(shape)
+    weights = [rng.normal(size=w.shape).astype("float32") * 0.5 + (1.0 if "gamma" in w.path else 0.0)
+               for w in a.layer.weights]
+    weights = [np.abs(w) + 0.5 if "variance" in v.path else w for w, v in zip(weights, a.layer.weights)]
+    a.layer.set_weights(weights)
+    b.layer.set_weights(weights)
+
+
+def _compare(pair, x, up, training):
+    fast, generic = pair
+    with temporal.fast_paths(True):
+        out_f, dx_f, dw_f = layer_vjp(fast, x, up, training=training)
+    with temporal.fast_paths(False):
+        out_g, dx_g, dw_g = layer_vjp(generic, x, up, training=training)
+    np.testing.assert_allclose(out_f, out_g, rtol=1e-5, atol=2e-5)
+    np.testing.assert_allclose(dx_f, dx_g, rtol=1e-4, atol=2e-5)
+    for a, b in zip(dw_f, dw_g):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_fast_paths_exist_where_documented():
+    bn = keras.layers.BatchNormalization()
+    bn.build((None, 4))
+    conv = keras.layers.Conv2D(2, 3, padding="same")
+    conv.build((None, 5, 5, 1))
+    x2 = keras.ops.ones((3, 4))
+    x4 = keras.ops.ones((2, 5, 5, 1))
+    has_bn = _fastpath.folded_call(bn, x2, False) is not None
+    has_conv = _fastpath.folded_call(conv, x4, False) is not None
+    assert has_bn == (BACKEND in ("tensorflow", "torch"))
+    assert has_conv == (BACKEND == "torch")
+    with temporal.fast_paths(False):
+        assert _fastpath.folded_call(bn, x2, False) is None
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize(
+    "shape,options",
+    [
+        ((3, 2, 5, 4, 6), dict()),  # conv features, folded to rank 4
+        ((4, 3, 7), dict(momentum=0.5)),  # dense features, folded to rank 2
+        ((2, 2, 3, 3, 5), dict(center=False, scale=False, epsilon=1e-3)),
+    ],
+    ids=["rank5", "rank3", "no-affine"],
+)
+def test_batch_norm_fast_path_matches_keras(shape, options, training):
+    opts = dict(epsilon=1e-5, momentum=0.9)
+    opts.update(options)
+    pair = _pair(lambda: keras.layers.BatchNormalization(**opts))
+    _build(pair, shape, seed=0)
+    rng = np.random.default_rng(1)
+    x = (rng.normal(size=shape) * 2 + 0.7).astype("float32")
+    up = rng.normal(size=shape).astype("float32")
+    _compare(pair, x, up, training)
+
+
+@pytest.mark.parametrize("momentum", [0.7, 0.0])
+def test_batch_norm_fast_path_updates_moving_statistics_like_keras(momentum):
+    shape = (4, 3, 6, 5, 7)
+    pair = _pair(lambda: keras.layers.BatchNormalization(epsilon=1e-5, momentum=momentum))
+    _build(pair, shape, seed=2)
+    x = (np.random.default_rng(3).normal(size=shape) * 3 - 1).astype("float32")
+    fast, generic = pair
+    with temporal.fast_paths(True):
+        fast(x, training=True)
+    with temporal.fast_paths(False):
+        generic(x, training=True)
+    for name in ("moving_mean", "moving_variance"):
+        np.testing.assert_allclose(
+            to_numpy(getattr(fast.layer, name)), to_numpy(getattr(generic.layer, name)),
+            rtol=1e-5, atol=1e-6, err_msg=name,
+        )
+    if momentum == 0.0:  # Keras' convention: the biased batch variance
+        flat = x.reshape(-1, 7)
+        np.testing.assert_allclose(to_numpy(fast.layer.moving_mean), flat.mean(0), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(to_numpy(fast.layer.moving_variance), flat.var(0), rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "options,shape",
+    [
+        (dict(filters=5, kernel_size=3, padding="same", use_bias=False), (2, 3, 7, 7, 4)),
+        (dict(filters=3, kernel_size=3, strides=2, padding="valid"), (2, 2, 9, 8, 2)),
+        (dict(filters=4, kernel_size=1, strides=2, use_bias=False), (3, 2, 6, 6, 3)),
+        (dict(filters=2, kernel_size=(3, 5), padding="same", activation="relu"), (1, 2, 6, 7, 3)),
+        (dict(filters=2, kernel_size=2, strides=2, padding="same"), (1, 2, 6, 6, 3)),  # no fast path
+    ],
+    ids=["same", "valid-s2-bias", "1x1-s2", "same-3x5-relu", "same-s2-fallback"],
+)
+def test_conv2d_fast_path_matches_keras(options, shape):
+    pair = _pair(lambda: keras.layers.Conv2D(**options))
+    _build(pair, shape, seed=4)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=shape).astype("float32")
+    out_shape = tuple(pair[0].compute_output_shape(shape))
+    up = rng.normal(size=out_shape).astype("float32")
+    _compare(pair, x, up, training=True)
