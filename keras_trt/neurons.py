@@ -237,8 +237,8 @@ class _LIFBase(keras.layers.Layer):
     def build(self, input_shape):
         static_timesteps(input_shape, type(self).__name__)
 
-    def leak(self):
-        """``k = 1 / tau`` as used in the charge equation."""
+    def leak(self, dtype=None):
+        """``k = 1 / tau`` as used in the charge equation (a tensor of ``dtype`` if learnable)."""
         raise NotImplementedError
 
     def call(self, inputs, return_membrane=False):
@@ -253,13 +253,20 @@ class _LIFBase(keras.layers.Layer):
             decay_input=self.decay_input,
             detach_reset=self.detach_reset,
         )
+        # Under a float16/bfloat16 policy the membrane is still integrated in float32 (an
+        # 8-bit mantissa cannot resolve the threshold crossings); spikes are exact either way.
+        dtype = keras.backend.standardize_dtype(inputs.dtype)
+        if dtype in ("float16", "bfloat16"):
+            inputs = ops.cast(inputs, "float32")
+        leak = self.leak(inputs.dtype)
         if not return_membrane and self.surrogate.has_derivative and _fastpath.FUSED_LIF:
             # One custom-gradient op with hand-written BPTT (the same numbers, fewer kernels).
-            return lif_spikes(inputs, self.leak(), surrogate=self.surrogate, **options)
-        spikes, membrane = lif_sequence(inputs, self.leak(), spike_fn=self.surrogate, **options)
+            spikes = lif_spikes(inputs, leak, surrogate=self.surrogate, **options)
+            return ops.cast(spikes, dtype)
+        spikes, membrane = lif_sequence(inputs, leak, spike_fn=self.surrogate, **options)
         if return_membrane:
-            return spikes, membrane
-        return spikes
+            return ops.cast(spikes, dtype), ops.cast(membrane, dtype)
+        return ops.cast(spikes, dtype)
 
     def compute_output_spec(self, inputs, return_membrane=False):
         spec = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
@@ -304,7 +311,7 @@ class LIF(_LIFBase):
         if self.tau < 1.0:
             raise ValueError(f"tau must be >= 1 (the leak 1/tau is a fraction), got {tau}.")
 
-    def leak(self):
+    def leak(self, dtype=None):
         return 1.0 / self.tau
 
     def get_config(self):
@@ -340,8 +347,8 @@ class ParametricLIF(_LIFBase):
             trainable=True,
         )
 
-    def leak(self):
-        return ops.sigmoid(ops.cast(self.w, self.compute_dtype))
+    def leak(self, dtype=None):
+        return ops.sigmoid(ops.cast(self.w, dtype or self.compute_dtype))
 
     def tau(self):
         """The current time constant ``1 / sigmoid(w)``."""

@@ -120,7 +120,26 @@ class TimeFolded(keras.layers.Wrapper):
 
     >>> conv = keras_trt.layers.TimeFolded(keras.layers.Conv2D(32, 3, padding="same"))
     >>> conv(keras.Input((4, 28, 28, 1))).shape   # (None, 4, 28, 28, 32)
+
+    Args:
+        layer: the layer to apply at every time step.
+        static_input: declares that the input is the same at every time step (a static input
+            repeated by :class:`RepeatTime`, before any neuron). The layer then runs once on
+            step 0, ``[B, ...]``, and its output is repeated over T: the same values, moving
+            statistics and gradients as the folded call (a BatchNormalization's statistics of T
+            identical copies are those of one), for 1/T of the work. Off by default; see
+            :func:`hoist_static_layers` to set it on a model's stem.
     """
+
+    def __init__(self, layer, static_input=False, **kwargs):
+        super().__init__(layer, **kwargs)
+        self.static_input = bool(static_input)
+
+    def get_config(self):
+        config = super().get_config()
+        if self.static_input:
+            config["static_input"] = True
+        return config
 
     def build(self, input_shape):
         static_timesteps(input_shape, f"TimeFolded({type(self.layer).__name__})")
@@ -130,7 +149,12 @@ class TimeFolded(keras.layers.Wrapper):
 
     def call(self, inputs, training=None):
         timesteps = static_timesteps(inputs.shape, f"TimeFolded({type(self.layer).__name__})")
-        folded = fold_time(inputs)
+        if self.static_input:
+            out = self._call_folded(inputs[:, 0], training)
+            return ops.repeat(ops.expand_dims(out, 1), timesteps, axis=1)
+        return unfold_time(self._call_folded(fold_time(inputs), training), timesteps)
+
+    def _call_folded(self, folded, training):
         # A backend fast path computes what the layer computes (see keras_trt/_fastpath.py).
         out = _fastpath.folded_call(self.layer, folded, training)
         if out is None:
@@ -138,7 +162,7 @@ class TimeFolded(keras.layers.Wrapper):
             # model's `call` directly, without the call context that would otherwise carry it.
             kwargs = {"training": training} if self._takes_training else {}
             out = self.layer(folded, **kwargs)
-        return unfold_time(out, timesteps)
+        return out
 
     @property
     def _takes_training(self):
@@ -147,6 +171,41 @@ class TimeFolded(keras.layers.Wrapper):
     def compute_output_shape(self, input_shape):
         inner = self.layer.compute_output_shape((None,) + tuple(input_shape[2:]))
         return (input_shape[0], input_shape[1]) + tuple(inner[1:])
+
+
+def hoist_static_layers(model):
+    """Opt-in model-level optimisation: runs the stem's per-step layers once per image.
+
+    A static input repeated over T by :class:`RepeatTime` stays identical at every step through
+    time-folded per-step layers (convolution, batch normalisation, padding, pooling) until the
+    first neuron. This marks those :class:`TimeFolded` layers ``static_input=True``, so they
+    compute on ``[B, ...]`` instead of ``[B*T, ...]`` and repeat their output: the same
+    function, moving statistics and gradients (BatchNormalization's statistics of T identical
+    copies equal those of one), for 1/T of their work. Call it before ``compile``/training;
+    the flag is saved with the model. Returns the names of the layers it marked.
+
+    >>> model = keras_trt.models.build("sresnet18_cifar", timesteps=4)
+    >>> keras_trt.temporal.hoist_static_layers(model)      # ['conv1', 'bn1']
+    """
+    static = set()
+    marked = []
+    for layer in model.layers:
+        nodes = getattr(layer, "_inbound_nodes", [])
+        if isinstance(layer, RepeatTime):
+            static.update(id(t) for node in nodes for t in node.output_tensors)
+            continue
+        if len(nodes) != 1:
+            continue
+        inputs = nodes[0].input_tensors
+        if len(inputs) != 1 or id(inputs[0]) not in static:
+            continue
+        if isinstance(layer, TimeFolded):
+            layer.static_input = True
+            marked.append(layer.name)
+        elif not isinstance(layer, TemporalReversal):
+            continue  # a neuron or anything else ends the static part
+        static.update(id(t) for t in nodes[0].output_tensors)
+    return marked
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

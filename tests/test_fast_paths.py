@@ -122,3 +122,34 @@ def test_conv2d_fast_path_matches_keras(options, shape):
     out_shape = tuple(pair[0].compute_output_shape(shape))
     up = rng.normal(size=out_shape).astype("float32")
     _compare(pair, x, up, training=True)
+
+
+def test_hoist_static_layers_is_the_same_function():
+    import keras_trt
+    import tiny_models
+
+    plain, hoisted = tiny_models.static_cnn(), tiny_models.static_cnn()
+    hoisted.set_weights(plain.get_weights())
+    assert temporal.hoist_static_layers(hoisted) == ["stem_conv", "stem_bn"]
+    assert hoisted.get_layer("stem_bn").get_config()["static_input"] is True
+    rng = np.random.default_rng(6)
+    x = rng.random((5, 8, 8, 1)).astype("float32")
+    y = rng.integers(0, 4, size=5)
+    for model in (plain, hoisted):
+        model.compile(keras.optimizers.SGD(0.1), trt=keras_trt.TRTConfig())
+    a = plain.train_on_batch(x, y, return_dict=True)
+    b = hoisted.train_on_batch(x, y, return_dict=True)
+    np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-6)
+    for wa, wb in zip(plain.get_weights(), hoisted.get_weights()):  # moving statistics included
+        np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(plain.predict(x, verbose=0), hoisted.predict(x, verbose=0), atol=1e-6)
+
+
+def test_lif_integrates_half_precision_inputs_in_float32():
+    x = (np.random.default_rng(7).normal(size=(3, 4, 17)) * 2 + 0.5).astype("float32")
+    lif = layers.LIF(tau=2.0, detach_reset=True, surrogate="atan", dtype="mixed_bfloat16")
+    xb = keras.ops.cast(x, "bfloat16")
+    out = lif(xb)
+    assert keras.backend.standardize_dtype(out.dtype) == "bfloat16"
+    expected = layers.LIF(tau=2.0, detach_reset=True, surrogate="atan")(keras.ops.cast(xb, "float32"))
+    np.testing.assert_array_equal(to_numpy(keras.ops.cast(out, "float32")), to_numpy(expected))

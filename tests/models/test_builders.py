@@ -64,7 +64,6 @@ def test_cifar_resnets_parameter_counts():
 
 REVERSE_POINTS = {
     "sresnet18_cifar": ["input", "stem", "stage1", "stage2", "stage3", "stage4"],
-    "sresnet19": ["input", "stem", "stage1", "stage2", "stage3"],
     "svgg11": ["input", "stem", "stage1", "stage2", "stage3", "stage4", "stage5"],
     "vggsnn": ["input", "stem", "stage1", "stage2", "stage3", "stage4"],
     "spointnet": ["input", "stem", "stage1", "stage2"],
