@@ -31,6 +31,8 @@ from benchmarks import common
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 FRAMEWORKS = ("keras-tensorflow", "spikingjelly", "snntorch", "keras-jax", "keras-torch")
+#: Mixed-precision variants, not run by default: "-bf16" (Keras "mixed_bfloat16", torch.autocast).
+OPTIONAL = tuple(f"{f}-bf16" for f in ("keras-tensorflow", "keras-torch", "keras-jax", "spikingjelly"))
 LABELS = {
     "spikingjelly": "SpikingJelly",
     "snntorch": "snnTorch",
@@ -38,12 +40,13 @@ LABELS = {
     "keras-jax": "keras-trt JAX",
     "keras-torch": "keras-trt torch",
 }
+LABELS.update({f"{f}-bf16": f"{LABELS[f]} bf16" for f in ("keras-tensorflow", "keras-torch", "keras-jax", "spikingjelly")})
 REVERSAL_POINTS = ("input", "stem", "stage1", "stage2", "stage3", "stage4")
 MARK_BEGIN = "<!-- benchmark-table:begin -->"
 MARK_END = "<!-- benchmark-table:end -->"
 
 
-TORCH_BASED = ("spikingjelly", "snntorch", "keras-torch")
+TORCH_BASED = ("spikingjelly", "snntorch", "keras-torch", "spikingjelly-bf16", "keras-torch-bf16")
 
 
 class Worker:
@@ -61,24 +64,36 @@ class Worker:
         )
         self.failed = None
 
-    def ask(self, **cmd):
+    def send(self, **cmd):
+        self._cmd = cmd
         if self.failed:
-            return {"ok": False, "error": self.failed}
+            return
         try:
             self.proc.stdin.write(json.dumps(cmd) + "\n")
             self.proc.stdin.flush()
-            line = self.proc.stdout.readline()
         except (BrokenPipeError, OSError) as e:
-            line = ""
             self.failed = f"worker pipe: {e}"
+
+    def recv(self):
+        if self.failed:
+            return {"ok": False, "error": self.failed}
+        try:
+            line = self.proc.stdout.readline()
+        except OSError as e:
+            line, self.failed = "", f"worker pipe: {e}"
         if not line:
             self.failed = self.failed or f"worker exited (see {self.log_path})"
             return {"ok": False, "error": self.failed}
         reply = json.loads(line)
         if not reply.get("ok"):
+            cmd = self._cmd
             print(f"  ! {self.framework} {cmd.get('op')} {cmd.get('key', '')}: {reply.get('error')}",
                   file=sys.stderr)
         return reply
+
+    def ask(self, **cmd):
+        self.send(**cmd)
+        return self.recv()
 
     def close(self):
         if self.proc.poll() is None:
@@ -87,6 +102,11 @@ class Worker:
                 self.proc.wait(timeout=30)
             except Exception:
                 self.proc.kill()
+
+
+def _warmup(framework):
+    """Untimed steps after building: two where the first call compiles (TF graph, XLA)."""
+    return 2 if framework.startswith(("keras-tensorflow", "keras-jax")) else 1
 
 
 def _log(msg):
@@ -105,10 +125,12 @@ def _stats(samples):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--frameworks", default=",".join(FRAMEWORKS),
-                   help="comma-separated subset of " + ", ".join(FRAMEWORKS))
+                   help="comma-separated, from " + ", ".join(FRAMEWORKS + OPTIONAL))
     p.add_argument("--timesteps", default="2,4", help="comma-separated T values (default 2,4)")
-    p.add_argument("--rounds", type=int, default=5, help="alternation rounds (default 5)")
-    p.add_argument("--steps", type=int, default=1, help="timed steps per workload per round (default 1)")
+    p.add_argument("--rounds", type=int, default=4, help="alternation rounds (default 4)")
+    p.add_argument("--steps", type=int, default=1, help="timed training steps per workload per round (default 1)")
+    p.add_argument("--infer-steps", type=int, default=3,
+                   help="timed inference batches per workload per round (default 3: they are short)")
     p.add_argument("--curve-backend", default="keras-tensorflow",
                    help="keras-trt backend for the TRT-cost curve over reversal points, or 'none'")
     p.add_argument("--curve-rounds", type=int, default=2, help="rounds of the curve (default 2)")
@@ -118,17 +140,18 @@ def parse_args(argv=None):
     p.add_argument("--out", default=RESULTS, help="output folder (default benchmarks/results)")
     p.add_argument("--readme", action="store_true", help="also update the table in README.md")
     p.add_argument("--timeout", type=float, default=900, help="seconds per worker command")
-    p.add_argument("--omp-wait-policy", default="PASSIVE",
-                   help="OMP_WAIT_POLICY of the torch-based workers (default PASSIVE: OpenMP's "
-                        "spinning threads slow torch several-fold when the machine is shared; "
-                        "'default' leaves it unset)")
+    p.add_argument("--omp-wait-policy", default="default",
+                   help="OMP_WAIT_POLICY of the torch-based workers ('default' leaves it unset, "
+                        "as users run torch; on an idle machine that is torch's fastest. PASSIVE "
+                        "when the machine is shared: OpenMP's spinning threads then slow torch "
+                        "several-fold)")
     args = p.parse_args(argv)
     if args.quick:
-        args.timesteps, args.rounds, args.steps, args.curve_backend = "2", 1, 1, "none"
+        args.timesteps, args.rounds, args.steps, args.infer_steps, args.curve_backend = "2", 1, 1, 1, "none"
     args.frameworks = [f for f in args.frameworks.split(",") if f]
-    unknown = set(args.frameworks) - set(FRAMEWORKS)
+    unknown = set(args.frameworks) - set(FRAMEWORKS + OPTIONAL)
     if unknown:
-        p.error(f"unknown frameworks {sorted(unknown)}; choose from {FRAMEWORKS}")
+        p.error(f"unknown frameworks {sorted(unknown)}; choose from {FRAMEWORKS + OPTIONAL}")
     args.timesteps = [int(t) for t in args.timesteps.split(",")]
     if args.curve_backend != "none" and args.curve_backend not in args.frameworks:
         args.curve_backend = "none"
@@ -139,15 +162,23 @@ def workloads(framework, timesteps):
     """``[(key, kind, T, reverse_at)]`` of one framework.
 
     keras-trt's TRT step and TRT-trained inference are timed right after the plain step /
-    inference of the same worker, so that their ratios compare measurements seconds apart.
+    inference of the same worker, so that their ratios compare measurements seconds apart; so
+    is the plain step on a doubled batch (``train2b``), the same work as the TRT step's two
+    branches without the reversal and the star product.
     """
     out = []
-    for kind, trt_kind in (("train", "trt"), ("infer", "trtinfer")):
+    for kind, trt_kinds in (("train", ("trt", "train2b")), ("infer", ("trtinfer",))):
         for i, t in enumerate(timesteps):
             out.append((f"{kind}_T{t}", kind, t, None))
             if framework.startswith("keras-") and i == 0:
-                out.append((f"{trt_kind}_T{t}_stem", trt_kind, t, "stem"))
+                for trt_kind in trt_kinds:
+                    key = f"{trt_kind}_T{t}" if trt_kind == "train2b" else f"{trt_kind}_T{t}_stem"
+                    out.append((key, trt_kind, t, None if trt_kind == "train2b" else "stem"))
     return out
+
+
+#: The plain kind each workload kind is scheduled with.
+GROUP = {"train": "train", "trt": "train", "train2b": "train", "infer": "infer", "trtinfer": "infer"}
 
 
 def schedule(frameworks, timesteps, rnd):
@@ -158,10 +189,48 @@ def schedule(frameworks, timesteps, rnd):
     for kind in ("train", "infer"):
         for t in timesteps:
             for fw in order:
-                keys = [k for k, knd, tt, _ in workloads(fw, timesteps) if tt == t and
-                        (knd == kind or knd == {"train": "trt", "infer": "trtinfer"}[kind])]
+                keys = [k for k, knd, tt, _ in workloads(fw, timesteps) if tt == t and GROUP[knd] == kind]
                 out.extend((fw, k) for k in keys)
     return out
+
+
+def _check(args, record, log_dir):
+    """The shared-weights equality check, in fresh processes (after the timings, so that it
+    neither disturbs them nor adds to the measured memory; and JAX's float64 switch must not
+    meet compiled float32 steps)."""
+    ref = next((f for f in args.frameworks if f.startswith("keras-") and not f.endswith("-bf16")), None)
+    if ref is None:
+        return
+    _log(f"shared-weights check: reference {ref}")
+    path = os.path.join(log_dir, "shared_weights.npz")
+    t = args.timesteps[0]
+    check_logs = os.path.join(log_dir, "check")
+    os.makedirs(check_logs, exist_ok=True)
+    w = Worker(ref, check_logs, args.timeout)
+    w.ask(op="init")
+    r = w.ask(op="export", path=path, T=t)
+    w_all = {ref: w}
+    if r.get("ok"):
+        record["check"] = {"reference": ref, "T": t, "results": {}}
+        others = [f for f in args.frameworks if f != ref]
+        for f in others:  # the checks are light: run them side by side
+            w_all[f] = Worker(f, check_logs, args.timeout,
+                              None if args.omp_wait_policy == "default" else args.omp_wait_policy)
+            w_all[f].send(op="init")
+        for f in others:
+            w_all[f].recv()
+        for f in w_all:
+            w_all[f].send(op="check", path=path, T=t)
+        for f, wk in w_all.items():
+            c = wk.recv()
+            if c.get("ok"):
+                record["check"]["results"][f] = {k: c[k] for k in ("float64", "float32")}
+            else:
+                record["errors"].append(f"{f} check: {c.get('error')}")
+    else:
+        record["errors"].append(f"{ref} export: {r.get('error')}")
+    for wk in w_all.values():
+        wk.close()
 
 
 def run(args):
@@ -181,32 +250,18 @@ def run(args):
     }
     t_first = args.timesteps[0]
     workers = {}
-    check_path = os.path.join(log_dir, "shared_weights.npz")
     # ---------------------------------------------------------------- setup and memory
     # A keras-trt worker first: it exports the shared weights of the equality check.
-    for fw in sorted(args.frameworks, key=lambda f: not f.startswith("keras-")):
+    for fw in sorted(args.frameworks, key=lambda f: (not f.startswith("keras-"), f.endswith("-bf16"))):
         _log(f"starting {fw}")
         w = Worker(fw, log_dir, args.timeout,
                    None if args.omp_wait_policy == "default" else args.omp_wait_policy)
         workers[fw] = w
         info = w.ask(op="init")
-        if not args.no_check:
-            # First, in a fresh process (JAX's float64 switch must not meet compiled float32 steps).
-            _log(f"  shared-weights check {fw}")
-            if "check" not in record and fw.startswith("keras-"):
-                r = w.ask(op="export", path=check_path, T=args.timesteps[0])
-                if r.get("ok"):
-                    record["check"] = {"reference": fw, "T": args.timesteps[0], "results": {}}
-            if "check" in record:
-                c = w.ask(op="check", path=check_path, T=args.timesteps[0])
-                if c.get("ok"):
-                    record["check"]["results"][fw] = {k: c[k] for k in ("float64", "float32")}
-                else:
-                    record["errors"].append(f"{fw} check: {c.get('error')}")
         entry = record["frameworks"][fw] = {"label": LABELS[fw], "times": {}, "memory": None,
                                             "rss_after_import_mib": (info.get("memory") or {}).get("rss_mib")}
         first = f"train_T{t_first}"
-        setup = w.ask(op="setup", key=first, kind="train", T=t_first, warmup=2)
+        setup = w.ask(op="setup", key=first, kind="train", T=t_first, warmup=_warmup(fw))
         mem = w.ask(op="memory", key=first, n=2) if setup.get("ok") else setup
         if mem.get("ok"):
             entry["memory"] = {
@@ -222,7 +277,7 @@ def run(args):
             if key == first:
                 continue
             _log(f"  setup {fw} {key}")
-            r = w.ask(op="setup", key=key, kind=kind, T=t, reverse_at=rev, warmup=2)
+            r = w.ask(op="setup", key=key, kind=kind, T=t, reverse_at=rev, warmup=_warmup(fw))
             if not r.get("ok"):
                 record["errors"].append(f"{fw} setup {key}: {r.get('error')}")
         if fw == args.curve_backend:
@@ -231,7 +286,7 @@ def run(args):
                 if key in dict((k, 1) for k, *_ in workloads(fw, args.timesteps)):
                     continue
                 _log(f"  setup {fw} {key}")
-                r = w.ask(op="setup", key=key, kind="trt", T=t_first, reverse_at=rev, warmup=2)
+                r = w.ask(op="setup", key=key, kind="trt", T=t_first, reverse_at=rev, warmup=_warmup(fw))
                 if not r.get("ok"):
                     record["errors"].append(f"{fw} setup {key}: {r.get('error')}")
             flops = w.ask(op="flops", T=t_first, reverse_at=list(REVERSAL_POINTS))
@@ -249,7 +304,9 @@ def run(args):
     for rnd in range(args.rounds):
         _log(f"round {rnd + 1}/{args.rounds}")
         for fw, key in schedule(args.frameworks, args.timesteps, rnd):
-            r = workers[fw].ask(op="time", key=key, n=args.steps)
+            n = args.infer_steps if key.startswith(("infer", "trtinfer")) else args.steps
+            time.sleep(0.2)  # the previous worker's threads go idle before the next one computes
+            r = workers[fw].ask(op="time", key=key, n=n)
             if r.get("ok"):
                 slot = record["frameworks"][fw]["times"].setdefault(key, {"samples": [], "load": []})
                 slot["samples"].extend(r["times"])
@@ -272,6 +329,8 @@ def run(args):
     timing_done = time.time()
     for w in workers.values():
         w.close()
+    if not args.no_check:
+        _check(args, record, log_dir)
     # ---------------------------------------------------------------- summary
     for fw, entry in record["frameworks"].items():
         for group in ("times", "curve"):

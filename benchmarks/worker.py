@@ -23,8 +23,12 @@ import time
 import traceback
 
 FRAMEWORK = sys.argv[1] if __name__ == "__main__" else None
-if FRAMEWORK and FRAMEWORK.startswith("keras-"):
-    os.environ["KERAS_BACKEND"] = FRAMEWORK.split("-", 1)[1]
+#: A "-bf16" suffix runs the framework in mixed precision: Keras' "mixed_bfloat16" policy, or
+#: torch.autocast(bfloat16) for the peers. Float32 otherwise.
+BF16 = bool(FRAMEWORK and FRAMEWORK.endswith("-bf16"))
+BASE = FRAMEWORK[: -len("-bf16")] if BF16 else FRAMEWORK
+if BASE and BASE.startswith("keras-"):
+    os.environ["KERAS_BACKEND"] = BASE.split("-", 1)[1]
 
 from benchmarks import common  # noqa: E402
 
@@ -45,17 +49,17 @@ class KerasRunner:
     def __init__(self, backend):
         common.limit_threads(f"keras-{backend}")
         import keras
+        import numpy as np
 
         import keras_trt
 
-        self.keras, self.keras_trt = keras, keras_trt
+        self.keras, self.keras_trt, self.np = keras, keras_trt, np
         self.backend = backend
         self.models = {}  # (T, reverse_at or None) -> compiled model
         self.steps = {}
         self.x, self.y = _data()
-        self.precision = os.environ.get("BENCH_KERAS_PRECISION", "float32")
-        if self.precision != "float32":
-            keras.mixed_precision.set_dtype_policy(self.precision)
+        if BF16:
+            keras.config.set_dtype_policy("mixed_bfloat16")
 
     def _model(self, timesteps, reverse_at):
         key = (timesteps, reverse_at)
@@ -74,7 +78,9 @@ class KerasRunner:
     def setup(self, key, kind, timesteps, reverse_at=None):
         model = self._model(timesteps, reverse_at if kind in ("trt", "trtinfer") else None)
         x, y = self.x, self.y
-        if kind in ("train", "trt"):
+        if kind == "train2b":  # the plain step on twice the batch
+            x, y = self.np.concatenate([x, x]), self.np.concatenate([y, y])
+        if kind in ("train", "trt", "train2b"):
             step = lambda: model.train_on_batch(x, y)  # noqa: E731
         else:
             step = lambda: model.predict_on_batch(x)  # noqa: E731
@@ -116,19 +122,23 @@ class KerasRunner:
 
         keras = self.keras
         floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
+        if BF16 and dtype == "float32":
+            dtype = "mixed_bfloat16"  # the bf16 worker checks its own precision
         if self.backend == "jax" and dtype == "float64":
             import jax
 
             jax.config.update("jax_enable_x64", True)
-        keras.config.set_floatx(dtype)
+        if dtype == "float64":
+            keras.config.set_floatx(dtype)
         keras.config.set_dtype_policy(dtype)
         try:
             model = keras_net.build(timesteps)
             keys = sorted(k for k in arrays if k.startswith("keras/"))
-            model.set_weights([arrays[k].astype(dtype) for k in keys])
-            x = arrays["x"].astype(dtype)
-            eval_ = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)))
-            train = np.asarray(keras.ops.convert_to_numpy(model(x, training=True)))
+            model.set_weights([arrays[k] for k in keys])
+            x = arrays["x"].astype("float64" if dtype == "float64" else "float32")
+            as_np = lambda t: np.asarray(keras.ops.convert_to_numpy(keras.ops.cast(t, "float32")))  # noqa: E731
+            eval_ = as_np(model(x, training=False))
+            train = as_np(model(x, training=True))
         finally:
             keras.config.set_floatx(floatx)
             keras.config.set_dtype_policy(policy)
@@ -142,12 +152,16 @@ class KerasRunner:
 class TorchRunner:
     def __init__(self, framework):
         common.limit_threads(framework)
+        import contextlib
         import torch
 
         from benchmarks import torch_nets
 
         self.torch, self.torch_nets = torch, torch_nets
         self.framework = framework
+        self.autocast = (
+            (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if BF16 else contextlib.nullcontext
+        )
         self.nets, self.optimizers, self.steps = {}, {}, {}
         x, y = _data()
         self.x = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
@@ -173,7 +187,8 @@ class TorchRunner:
             def step():
                 net.train()
                 x_seq = x.unsqueeze(0).repeat(timesteps, 1, 1, 1, 1)
-                loss = torch.nn.functional.cross_entropy(net(x_seq), y)
+                with self.autocast():
+                    loss = torch.nn.functional.cross_entropy(net(x_seq).float(), y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -184,7 +199,7 @@ class TorchRunner:
 
             def step():
                 net.eval()
-                with torch.no_grad():
+                with torch.no_grad(), self.autocast():
                     out = net(x.unsqueeze(0).repeat(timesteps, 1, 1, 1, 1))
                 net.reset_state()
                 return out
@@ -194,6 +209,8 @@ class TorchRunner:
         self.steps[key] = step
 
     def logits(self, arrays, timesteps, dtype):
+        import contextlib
+
         import numpy as np
 
         torch = self.torch
@@ -203,12 +220,13 @@ class TorchRunner:
         net = net.to(tdtype)
         x = torch.from_numpy(arrays["x"].transpose(0, 3, 1, 2).copy()).to(tdtype)
         x_seq = x.unsqueeze(0).repeat(timesteps, 1, 1, 1, 1)
-        with torch.no_grad():
+        cast = self.autocast if dtype == "float32" else contextlib.nullcontext
+        with torch.no_grad(), cast():
             net.eval()
-            eval_ = net(x_seq).numpy()
+            eval_ = net(x_seq).float().numpy()
             net.reset_state()
             net.train()
-            train = net(x_seq).numpy()
+            train = net(x_seq).float().numpy()
             net.reset_state()
         return np.asarray(eval_), np.asarray(train)
 
@@ -239,8 +257,8 @@ def main():
             t0 = time.perf_counter()
             if op == "init":
                 runner = (
-                    KerasRunner(FRAMEWORK.split("-", 1)[1]) if FRAMEWORK.startswith("keras-")
-                    else TorchRunner(FRAMEWORK)
+                    KerasRunner(BASE.split("-", 1)[1]) if BASE.startswith("keras-")
+                    else TorchRunner(BASE)
                 )
                 out = {"memory": common.memory()}
             elif op == "setup":
@@ -265,7 +283,8 @@ def main():
                     s = time.perf_counter()
                     step()
                     times.append(time.perf_counter() - s)
-                out = {"before": before, "after": common.memory(), "reset": reset, "times": times}
+                out = {"before": before, "after": common.memory(), "reset": reset, "times": times,
+                       "modules": [m for m in ("tensorflow", "jax", "torch") if m in sys.modules]}
             elif op == "flops":
                 out = runner.flops(cmd["T"], cmd["reverse_at"])
             elif op == "export":

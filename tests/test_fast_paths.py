@@ -153,3 +153,30 @@ def test_lif_integrates_half_precision_inputs_in_float32():
     assert keras.backend.standardize_dtype(out.dtype) == "bfloat16"
     expected = layers.LIF(tau=2.0, detach_reset=True, surrogate="atan")(keras.ops.cast(xb, "float32"))
     np.testing.assert_array_equal(to_numpy(keras.ops.cast(out, "float32")), to_numpy(expected))
+
+
+def test_xla_cpu_option_only_where_measured_and_never_over_the_users_flags():
+    option = _fastpath.XLA_CPU_OPTION
+    measured = False
+    if BACKEND == "jax":
+        from jaxlib import version as jaxlib_version
+
+        measured = jaxlib_version.__version__.startswith(_fastpath.XLA_CPU_OPTION_JAXLIB)
+    env = {"XLA_FLAGS": "--xla_cpu_enable_fast_math=false"}
+    assert _fastpath.configure_xla_cpu(env) is measured
+    expected = f"--xla_cpu_enable_fast_math=false {option}" if measured else "--xla_cpu_enable_fast_math=false"
+    assert env["XLA_FLAGS"] == expected
+    # The user's own YNNPACK setting wins; the opt-out switch leaves XLA_FLAGS alone.
+    mine = {"XLA_FLAGS": "--xla_cpu_experimental_ynn_fusion_type=dot"}
+    assert not _fastpath.configure_xla_cpu(mine)
+    assert mine == {"XLA_FLAGS": "--xla_cpu_experimental_ynn_fusion_type=dot"}
+    off = {"KERAS_TRT_XLA_CPU_OPTION": "0"}
+    assert not _fastpath.configure_xla_cpu(off)
+    assert "XLA_FLAGS" not in off
+    # This process: importing keras_trt set it (scripts/test.sh sets no XLA_FLAGS of its own).
+    import os
+
+    users = os.environ.get("XLA_FLAGS", "").replace(option, "")
+    opted_out = "0" in (os.environ.get("KERAS_TRT_FAST_PATHS"), os.environ.get("KERAS_TRT_XLA_CPU_OPTION"))
+    if measured and not opted_out and "ynn_fusion_type" not in users:
+        assert _fastpath.XLA_CPU_CONFIGURED and option in os.environ["XLA_FLAGS"]

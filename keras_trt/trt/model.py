@@ -83,6 +83,9 @@ class TRTModel(keras.Model):
         if not temporal.trt_branches_active():
             return super().compute_loss(x, y, y_pred, sample_weight, training=training)
         cfg = self.trt_config
+        if keras.backend.standardize_dtype(y_pred.dtype) in ("float16", "bfloat16"):
+            # Mixed precision: the loss terms are computed in float32, as Keras' losses are.
+            y_pred = ops.cast(y_pred, "float32")
         branches = self._branches(y_pred)
         o, o_rev = branches[0], branches[1]
         # The compiled loss of the original branch, plus regularisation losses, once.

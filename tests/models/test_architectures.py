@@ -76,16 +76,16 @@ def saved(tmp_path_factory):
                 + " --xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
                 + " --xla_cpu_multi_thread_eigen=false"
             )
-        out = os.path.join(root, f"{other}.npz")
-        proc = subprocess.Popen(
-            [sys.executable, LOADER, manifest_path, out],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            preexec_fn=(lambda: os.nice(10)) if hasattr(os, "nice") else None,
-        )
-        loaders[other] = (proc, out)
+        out, log = os.path.join(root, f"{other}.npz"), os.path.join(root, f"{other}.log")
+        with open(log, "w") as log_file:  # a file, not a pipe: nothing blocks on a full buffer
+            proc = subprocess.Popen(
+                [sys.executable, LOADER, manifest_path, out],
+                env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            )
+        loaders[other] = (proc, out, log)
     records["_loaders"] = loaders
     yield records
-    for proc, _ in loaders.values():
+    for proc, _, _ in loaders.values():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
@@ -126,10 +126,11 @@ def ran(saved):
 def reloaded(saved):
     """``{backend: {name: logits or name + ':error': traceback}}`` from the background loaders."""
     results = {}
-    for other, (proc, out) in saved["_loaders"].items():
-        _, stderr = proc.communicate(timeout=900)
+    for other, (proc, out, log) in saved["_loaders"].items():
+        proc.wait(timeout=900)
         if proc.returncode != 0:
-            results[other] = RuntimeError(f"loader under {other} failed:\n{stderr[-3000:]}")
+            with open(log) as f:
+                results[other] = RuntimeError(f"loader under {other} failed:\n{f.read()[-3000:]}")
             continue
         with np.load(out) as data:
             results[other] = {k: data[k] for k in data.files}

@@ -78,11 +78,11 @@ def _randomize(net, generator):
                 m.w.normal_(0.0, 0.5, generator=generator)
 
 
-# (SpikingJelly builder, cnf, stem, neuron, input size) -> keras_trt builder kwargs
+# (SpikingJelly builder, cnf, stem, neuron, input size, ours). Together they cover both block
+# types, ADD and IAND, both stems (odd feature-map sizes at 36x36), LIF and PLIF, depth 18 and 34.
 CASES = {
     "spiking_resnet18-imagenet-lif": ("spiking_resnet18", None, "imagenet", "lif", 36, "sresnet18"),
     "sew_resnet18-add-imagenet-plif": ("sew_resnet18", "ADD", "imagenet", "plif", 36, "sew_resnet18"),
-    "spiking_resnet18-cifar-lif": ("spiking_resnet18", None, "cifar", "lif", 16, "sresnet18_cifar"),
     "sew_resnet34-iand-cifar-lif": ("sew_resnet34", "IAND", "cifar", "lif", 16, "sew_resnet34_cifar"),
 }
 

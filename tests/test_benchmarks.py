@@ -1,0 +1,131 @@
+"""The benchmark's bookkeeping: its FLOP counts against PyTorch's FLOP counter on the peer's
+network, and its target verdicts on a hand-made record. (Timings are never asserted.)"""
+
+import numpy as np
+import pytest
+
+from benchmarks import keras_net, report
+
+T = 2
+
+
+@pytest.fixture(scope="module")
+def torch_flops():
+    """PyTorch's own count (``FlopCounterMode``) on SpikingJelly's ResNet-18, one image.
+
+    Independent of ``keras_net``: it counts what torch's convolution and linear kernels are
+    asked to do, forward and (for a training step) backward, with the input not requiring a
+    gradient, as in training.
+    """
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("spikingjelly")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from benchmarks import torch_nets
+
+    net = torch_nets.build("spikingjelly", T)
+    x = torch.rand(T, 1, 3, 32, 32)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        net.eval()
+        net(x)
+    forward = counter.get_total_flops()
+    net.reset_state()
+    net.train()
+    with FlopCounterMode(display=False) as counter:
+        net(x).sum().backward()
+    net.reset_state()
+    ops = {str(k): v for k, v in counter.get_flop_counts()["Global"].items()}
+    return forward, ops
+
+
+@pytest.fixture(scope="module")
+def keras_models():
+    return {rev: keras_net.build(T, reverse_at=rev) for rev in ("stem", "stage4")}
+
+
+def test_flop_counts_match_torch_flop_counter(torch_flops, keras_models):
+    forward, training = torch_flops
+    model = keras_models["stem"]
+    # The issue's "about 1.11 GFLOP per image per time step".
+    assert keras_net.inference_gflops_per_image_step(model) * 1e9 * T == pytest.approx(forward, rel=1e-9)
+    # A training step's convolutions, forward and backward (the first one without an input
+    # gradient). The classifiers differ on purpose: SpikingJelly's runs at every time step,
+    # keras_trt's once on the time-averaged features (the same logits, 1/T of the work).
+    convolutions = training["aten.convolution"] + training["aten.convolution_backward"]
+    assert model.get_layer("classifier").output.shape == (None, 10)
+    classifier = 3 * 2.0 * 512 * 10
+    assert keras_net.conv_flops(model, trt=False) == pytest.approx(convolutions + classifier, rel=1e-12)
+
+
+def test_trt_flop_ratio_counts_the_reversed_branch(keras_models):
+    plain = keras_net.conv_flops(keras_models["stem"], trt=False)
+    # After the stem, every layer but the stem runs twice and the classifier three times (the
+    # star product's third branch). The stem is 3x3x3x64 MACs per pixel of 32x32 per time
+    # step, forward (2 FLOP/MAC) + weight gradient (no input gradient).
+    # The classifier runs once per image (on time-averaged features): forward + backward.
+    stem = 2.0 * T * 32 * 32 * 64 * 3 * 3 * 3 * 2
+    classifier = 2.0 * 512 * 10 * 3
+    ratio = keras_net.conv_flops(keras_models["stem"], trt=True) / plain
+    assert ratio == pytest.approx((2 * (plain - stem - classifier) + stem + 3 * classifier) / plain)
+    # With the reversal after the last stage only the classifier runs on more than one branch.
+    ratio4 = keras_net.conv_flops(keras_models["stage4"], trt=True) / plain
+    assert ratio4 == pytest.approx(1 + 2 * classifier / plain)
+
+
+def _slot(samples):
+    return {"samples": samples, "median": float(np.median(samples))}
+
+
+def _record():
+    times = {
+        "spikingjelly": {"train_T2": [1.0, 1.2, 1.1], "infer_T2": [0.5, 0.5, 0.4]},
+        "keras-tensorflow": {
+            "train_T2": [0.8, 0.9, 0.85], "infer_T2": [0.3, 0.45, 0.4],
+            "trt_T2_stem": [1.7, 1.7, 1.7], "train2b_T2": [1.8, 1.8, 1.8],
+            "trtinfer_T2_stem": [0.4, 0.4, 0.4],
+        },
+        "keras-jax": {"train_T2": [1.5, 1.5, 1.5], "infer_T2": [0.6, 0.6, 0.6]},
+    }
+    frameworks = {
+        fw: {"label": fw, "times": {k: _slot(v) for k, v in t.items()},
+             "memory": {"peak_rss_mib": 1000.0 if fw == "spikingjelly" else 900.0},
+             "rss_after_import_mib": 200.0 if fw == "spikingjelly" else 300.0}
+        for fw, t in times.items()
+    }
+    return {
+        "frameworks": frameworks, "settings": {"timesteps": [2], "rounds": 3, "steps": 1},
+        "flops": {"plain": 100.0, "stem": 200.0},
+    }
+
+
+def test_targets_verdicts():
+    got = {t["target"]: t for t in report.targets(_record())}
+    best = got["train T=2: fastest keras-trt / SpikingJelly"]
+    assert best["value"] == pytest.approx(0.85 / 1.1) and best["met"]
+    assert not got["train T=2: keras-jax / SpikingJelly"]["met"]  # 1.5 / 1.1 > 1.3
+    infer = got["infer T=2: fastest keras-trt / SpikingJelly"]
+    assert infer["value"] == pytest.approx(0.4 / 0.5) and infer["met"]
+    # Memory above the post-import RSS: 600 MiB vs SpikingJelly's 800 MiB.
+    mem = got["training memory (peak RSS - RSS after import): keras-tensorflow / SpikingJelly"]
+    assert mem["value"] == pytest.approx(0.75) and mem["met"]
+    trt = got["TRT step / plain step T=2 (reverse_at=stem): keras-tensorflow"]
+    assert trt["value"] == pytest.approx(2.0) and trt["met"]
+    assert "2B / on B: 2.118" in trt["note"]
+    trt_infer = got["TRT-trained inference / plain inference T=2: keras-tensorflow"]
+    assert trt_infer["value"] == pytest.approx(1.0) and trt_infer["met"]
+
+
+def test_markdown_table_and_readme_update(tmp_path):
+    record = _record()
+    record.update(machine={"cpu": "CPU", "cores": 2, "ram_gib": 1, "versions": {}},
+                  threads=2, load_before=[0.1], load_after=[0.2], started="now")
+    record["targets"] = report.targets(record)
+    md = report.markdown(record)
+    # Columns in the record's order; ratios against SpikingJelly.
+    assert "| training step, T=2 | 1.100 | 0.850 (0.77x) | 1.500 (1.36x) |" in md
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- b -->\nold\n<!-- e -->\nafter\n")
+    report.update_readme(str(readme), md, "<!-- b -->", "<!-- e -->")
+    text = readme.read_text()
+    assert text.startswith("intro\n<!-- b -->\n") and text.endswith("<!-- e -->\nafter\n")
+    assert "old" not in text and "0.850 (0.77x)" in text
