@@ -130,21 +130,17 @@ def markdown(record):
                 cells.append(_fmt(med) + ratio)
             lines.append(f"| {name}, T={t} | " + " | ".join(cells) + " |")
     t0 = ts[0]
-    cells = []
-    for fw in fws:
-        trt, plain = _median(record, fw, f"trt_T{t0}_stem"), _median(record, fw, f"train_T{t0}")
-        cells.append(f"{_fmt(trt)} ({trt / plain:.2f}x plain)" if trt and plain else "–")
-    lines.append(f"| TRT training step, T={t0}, reversal after the stem | " + " | ".join(cells) + " |")
-    cells = []
-    for fw in fws:
-        double, plain = _median(record, fw, f"train2b_T{t0}"), _median(record, fw, f"train_T{t0}")
-        cells.append(f"{_fmt(double)} ({double / plain:.2f}x plain)" if double and plain else "–")
-    lines.append(f"| plain training step on a doubled batch (2B), T={t0} | " + " | ".join(cells) + " |")
-    cells = []
-    for fw in fws:
-        trt, plain = _median(record, fw, f"trtinfer_T{t0}_stem"), _median(record, fw, f"infer_T{t0}")
-        cells.append(f"{_fmt(trt)} ({trt / plain:.2f}x plain)" if trt and plain else "–")
-    lines.append(f"| TRT-trained model, inference, T={t0} | " + " | ".join(cells) + " |")
+    relative_rows = (  # (row, workload, the plain workload it is compared with)
+        (f"TRT training step, T={t0}, reversal after the stem", f"trt_T{t0}_stem", f"train_T{t0}"),
+        (f"plain training step on a doubled batch (2B), T={t0}", f"train2b_T{t0}", f"train_T{t0}"),
+        (f"TRT-trained model, inference, T={t0}", f"trtinfer_T{t0}_stem", f"infer_T{t0}"),
+    )
+    for row, key, plain_key in relative_rows:
+        cells = []
+        for fw in fws:
+            value, plain = _median(record, fw, key), _median(record, fw, plain_key)
+            cells.append(f"{_fmt(value)} ({value / plain:.2f}x plain)" if value and plain else "–")
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
     cells = []
     for fw in fws:
         mem = record["frameworks"][fw].get("memory") or {}

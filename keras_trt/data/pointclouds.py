@@ -276,6 +276,15 @@ def _noise_shape(points, last):
     return tf.concat([tf.shape(points)[:-2], [1, last]], axis=0)
 
 
+def _per_cloud_uniform(points, low, high, seed):
+    """One draw per cloud and coordinate in [low, high), broadcastable over the cloud's points."""
+    import tensorflow as tf
+
+    from keras_trt.data._tfdata import op_seed
+
+    return tf.random.stateless_uniform(_noise_shape(points, 3), op_seed(seed), minval=low, maxval=high)
+
+
 def random_scale(points, low: float = 0.8, high: float = 1.25, seed=None):
     """Multiply x, y, z by independent factors drawn in [low, high) (one set per cloud).
 
@@ -287,11 +296,8 @@ def random_scale(points, low: float = 0.8, high: float = 1.25, seed=None):
     """
     import tensorflow as tf
 
-    from keras_trt.data._tfdata import op_seed
-
     points = tf.convert_to_tensor(points, tf.float32)
-    s = tf.random.stateless_uniform(_noise_shape(points, 3), op_seed(seed), minval=low, maxval=high)
-    return points * s
+    return points * _per_cloud_uniform(points, low, high, seed)
 
 
 def random_shift(points, max_shift: float = 0.1, seed=None):
@@ -305,11 +311,8 @@ def random_shift(points, max_shift: float = 0.1, seed=None):
     """
     import tensorflow as tf
 
-    from keras_trt.data._tfdata import op_seed
-
     points = tf.convert_to_tensor(points, tf.float32)
-    d = tf.random.stateless_uniform(_noise_shape(points, 3), op_seed(seed), minval=-max_shift, maxval=max_shift)
-    return points + d
+    return points + _per_cloud_uniform(points, -max_shift, max_shift, seed)
 
 
 def jitter(points, sigma: float = 0.01, clip: float = 0.05, seed=None):
