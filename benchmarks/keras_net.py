@@ -102,16 +102,30 @@ def calibrate_moving_stats(model, x):
             l.momentum = m
 
 
-def conv_flops(model, trt):
-    """Multiply-add FLOPs (2 per MAC) of one training step per image, forward + backward.
+def layer_macs(layer):
+    """Multiply-accumulates of one call on one sample (all time steps), from the layer shapes.
 
-    Convolutions and Dense layers only (BN, LIF, pooling are element-wise). Layers after the
-    model's TemporalReversal run on the doubled batch under TRT; the classifier on the tripled
-    one (the star product). Backward costs twice the forward (input and weight gradients)
-    except for the first convolution, whose input gradient is not needed.
+    Convolutions and Dense layers only (BN, LIF, pooling are element-wise): 0 for the others.
     """
     import keras
 
+    inner = getattr(layer, "layer", layer)
+    out_shape = layer.output.shape  # [B, T, ...] for time-folded layers, [B, K] for the classifier
+    if isinstance(inner, keras.layers.Conv2D):
+        kh, kw = inner.kernel_size
+        return int(np.prod(out_shape[1:])) * kh * kw * inner.kernel.shape[2]
+    if isinstance(inner, keras.layers.Dense):
+        return int(np.prod(out_shape[1:])) * inner.kernel.shape[0]
+    return 0
+
+
+def conv_flops(model, trt):
+    """Multiply-add FLOPs (2 per MAC) of one training step per image, forward + backward.
+
+    Layers after the model's TemporalReversal run on the doubled batch under TRT; the
+    classifier on the tripled one (the star product). Backward costs twice the forward (input
+    and weight gradients) except for the first convolution, whose input gradient is not needed.
+    """
     from keras_trt import layers as L
 
     total = 0.0
@@ -121,19 +135,8 @@ def conv_flops(model, trt):
         if isinstance(layer, L.TemporalReversal):
             after = True
             continue
-        inner = getattr(layer, "layer", layer)
-        out_shape = layer.output.shape
-        if isinstance(inner, keras.layers.Conv2D):
-            timesteps, h, w, c_out = out_shape[1:]
-            kh, kw = inner.kernel_size
-            c_in = inner.kernel.shape[2]
-            macs = timesteps * h * w * c_out * kh * kw * c_in
-        elif isinstance(inner, keras.layers.Dense):
-            units = inner.units
-            fan_in = inner.kernel.shape[0]
-            steps = out_shape[1] if len(out_shape) == 3 else 1
-            macs = steps * units * fan_in
-        else:
+        macs = layer_macs(layer)
+        if not macs:
             continue
         forward = 2.0 * macs
         backward = forward * (1.0 if first else 2.0)
@@ -146,17 +149,13 @@ def conv_flops(model, trt):
 
 
 def inference_gflops_per_image_step(model):
-    """Forward FLOPs per image per time step (convolutions and Dense), in GFLOP."""
-    import keras
+    """Forward FLOPs per image per time step (convolutions and Dense), in GFLOP.
 
+    A layer without a time axis (the classifier on time-averaged features) counts once.
+    """
     total = 0.0
     for layer in model.layers:
-        inner = getattr(layer, "layer", layer)
         out_shape = layer.output.shape
-        if isinstance(inner, keras.layers.Conv2D):
-            _, h, w, c_out = out_shape[1:]
-            kh, kw = inner.kernel_size
-            total += 2.0 * h * w * c_out * kh * kw * inner.kernel.shape[2]
-        elif isinstance(inner, keras.layers.Dense):
-            total += 2.0 * inner.units * inner.kernel.shape[0]
+        steps = out_shape[1] if len(out_shape) >= 3 else 1
+        total += 2.0 * layer_macs(layer) / steps
     return total / 1e9

@@ -27,6 +27,8 @@ import keras_trt
 from keras_trt import layers as trt_layers
 from keras_trt import models
 
+from benchmarks.keras_net import layer_macs
+
 
 def _upstream(layer):
     """Names of the layers that feed ``layer`` (transitively)."""
@@ -38,19 +40,6 @@ def _upstream(layer):
                     seen.add(parent.operation.name)
                     stack.append(parent.operation)
     return seen
-
-
-def layer_macs(layer):
-    """Multiply-accumulates of one call on one sample (all time steps), from the layer shapes."""
-    inner = getattr(layer, "layer", layer)
-    out_shape = layer.output.shape  # [B, T, ...] for time-folded layers, [B, K] for the classifier
-    if isinstance(inner, keras.layers.Conv2D):
-        kh, kw = inner.kernel_size
-        cin = inner.kernel.shape[2]
-        return int(np.prod(out_shape[1:])) * kh * kw * cin
-    if isinstance(inner, keras.layers.Dense):
-        return int(np.prod(out_shape[1:])) * inner.kernel.shape[0]
-    return 0
 
 
 def flop_split(model):
