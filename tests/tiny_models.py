@@ -15,7 +15,7 @@ def static_cnn(trt_layers=True, timesteps=2, num_classes=4, image=(8, 8, 1)):
     x = keras.Input(image)
     h = layers.RepeatTime(timesteps)(x)
     h = layers.TimeFolded(keras.layers.Conv2D(6, 3, padding="same", use_bias=False), name="stem_conv")(h)
-    h = layers.TimeFolded(keras.layers.BatchNormalization(), name="stem_bn")(h)
+    h = layers.batch_norm(name="stem_bn")(h)
     h = layers.LIF(detach_reset=True, name="stem_lif")(h)
     if trt_layers:
         h = layers.TemporalReversal()(h)

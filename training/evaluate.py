@@ -17,7 +17,7 @@ def evaluate(handle, dataset, *, batch_size=256, data_dir=None, timesteps=None):
     """Held-out metrics of preset ``handle`` on ``dataset``; returns ``(measured, stated)``."""
     from keras_trt import zoo
     from training import datasets
-    from training.train import evaluate_model
+    from training.train import evaluate_model, report_silence
 
     model = zoo.load(handle)
     meta = _metadata(handle)
@@ -25,7 +25,9 @@ def evaluate(handle, dataset, *, batch_size=256, data_dir=None, timesteps=None):
     data = datasets.load(dataset, batch_size=batch_size, seed=0, augment=False, timesteps=steps,
                          data_dir=data_dir)
     stated = ((meta or {}).get("metrics") or {}).get("accuracy")
-    return evaluate_model(model, data.test, batch_size), stated
+    measured = evaluate_model(model, data.test, batch_size)
+    report_silence(model, data.test, str(handle))
+    return measured, stated
 
 
 def _metadata(handle):

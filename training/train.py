@@ -186,8 +186,10 @@ def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, dat
     elif initial_epoch < epochs:
         model.fit(data.train, epochs=epochs, initial_epoch=initial_epoch, **fit)
     metrics = evaluate_model(model, data.test, batch_size)
+    silence = report_silence(model, data.test, f"{recipe.name} ({output})")
     result = dict(run, test=metrics, dataset=data.name, architecture=recipe.architecture,
-                  timesteps=recipe.timesteps, epoch_seconds=_epoch_seconds(output / "log.csv"))
+                  timesteps=recipe.timesteps, epoch_seconds=_epoch_seconds(output / "log.csv"),
+                  silent=silence.silent)
     if save_preset:
         from keras_trt import zoo
 
@@ -210,6 +212,31 @@ def evaluate_model(model, test, batch_size):
     else:
         logs = model.evaluate(test, verbose=0, return_dict=True)
     return {k: float(v) for k, v in logs.items()}
+
+
+def sample_inputs(test, count=256):
+    """Up to ``count`` held-out inputs from ``(x, y)`` arrays or a batched tf.data set."""
+    if isinstance(test, tuple):
+        return test[0][:count]
+    import numpy as np
+
+    parts, total = [], 0
+    for batch in test.as_numpy_iterator():
+        parts.append(batch[0])
+        total += len(batch[0])
+        if total >= count:
+            break
+    return np.concatenate(parts)[:count]
+
+
+def report_silence(model, test, context):
+    """Prints a warning naming the causes and the fix if the model is silent at inference."""
+    from keras_trt import diagnostics
+
+    report = diagnostics.check_silence(model, sample_inputs(test))
+    if report.silent:
+        print(f"WARNING: {context}: {report.message}", file=sys.stderr)
+    return report
 
 
 def _epoch_seconds(log_path):

@@ -92,8 +92,8 @@ def folded(layer, name):
 
 
 def batch_norm(name):
-    """BatchNormalization with PyTorch's defaults, time-folded (tdBN-style statistics)."""
-    return folded(keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9), name)
+    """BatchNormalization with PyTorch's defaults, time-folded (:func:`keras_trt.layers.batch_norm`)."""
+    return layers.batch_norm(name=name)
 
 
 def conv2d(h, filters, kernel_size, *, strides=1, name, use_bias=False):

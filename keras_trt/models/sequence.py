@@ -6,7 +6,6 @@ default: the reversed branch sees each recording played backwards.
 
 import keras
 
-from keras_trt import layers
 from keras_trt.models import blocks
 from keras_trt.trt import TRTModel
 
@@ -62,6 +61,4 @@ def spiking_mlp(
         h = blocks.batch_norm(f"bn{i + 1}")(h)
         h = make_neuron(f"sn{i + 1}")(h)
         h = reversal.at(f"layer{i + 1}", h)
-    h = layers.StarProduct(name="star")(h)
-    out = keras.layers.Dense(num_classes, name="classifier")(h)
-    return TRTModel(x, out, name=name)
+    return TRTModel(x, blocks.classifier_head(h, num_classes), name=name)

@@ -56,12 +56,10 @@ def spiking_cnn(
     for i, width in enumerate(widths):
         conv = keras.layers.Conv2D(width, 3, strides=1 if i == 0 else 2, padding="same", use_bias=False)
         h = layers.TimeFolded(conv, name=f"conv{i}")(h)
-        h = layers.TimeFolded(keras.layers.BatchNormalization(), name=f"bn{i}")(h)
+        h = blocks.batch_norm(f"bn{i}")(h)
         h = make_neuron(f"lif{i}")(h)
         if i == 0:
             h = reversal.at("stem", h)
     # Flatten, not global pooling: on 8x8 digits where a stroke is matters.
     h = layers.TimeFolded(keras.layers.Flatten(), name="flatten")(h)
-    h = layers.StarProduct()(h)
-    out = keras.layers.Dense(num_classes, name="classifier")(h)
-    return TRTModel(x, out, name=name)
+    return TRTModel(x, blocks.classifier_head(h, num_classes), name=name)
