@@ -19,22 +19,24 @@ PRESET_FILES = ("config.json", "model.weights.h5", "metadata.json", "README.md")
 
 
 def add(preset, notes="", zoo_dir=ZOO):
-    import numpy as np
-
     from keras_trt import zoo
     from keras_trt.zoo.integrity import hash_files
 
     preset = Path(preset)
     meta = zoo.read_metadata(preset)
-    model = zoo.load(preset)  # verifies the preset's own hashes and that it builds
+    model = zoo.load(preset, compile=False)  # verifies the preset's own hashes and that it builds
     extra = meta.get("extra", {})
     name = meta["name"]
     target = Path(zoo_dir) / name
     tmp = Path(zoo_dir) / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for f in PRESET_FILES:
-        shutil.copy2(preset / f, tmp / f)
+    # Written again by this keras-trt's save_preset, so that a shipped preset is in the current
+    # format whatever version of the code trained it.
+    zoo.save_preset(
+        model, tmp, dataset=meta.get("dataset"), timesteps=meta.get("timesteps"), metrics=meta.get("metrics"),
+        license=meta.get("license", "apache-2.0"), description=meta.get("description"), name=name, **extra,
+    )
+    meta = zoo.read_metadata(tmp)
     files = hash_files(tmp, PRESET_FILES)
     card = dict(
         schema_version=1, name=name, architecture=extra["architecture"],
@@ -42,7 +44,7 @@ def add(preset, notes="", zoo_dir=ZOO):
                    input_shape=meta["input_shape"], **extra.get("build", {})),
         dataset=meta["dataset"], timesteps=meta["timesteps"], num_classes=meta["num_classes"],
         input_shape=meta["input_shape"],
-        parameters=int(sum(np.prod(w.shape) for w in model.trainable_weights)),
+        parameters=meta["parameters"],
         size_bytes=sum((tmp / f).stat().st_size for f in PRESET_FILES),
         hub=None, files=files, metrics=meta["metrics"], recipe=extra.get("recipe", name),
         license=meta.get("license", "apache-2.0"), published=False,

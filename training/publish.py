@@ -96,10 +96,10 @@ def stage(card_dir: str | os.PathLike, out: str | os.PathLike, *, preset: str | 
         readme = readme_src.read_text(encoding="utf-8")
     else:
         readme = zoo_card.render_model_card(meta)
-    if zoo_card.parse_front_matter(readme) is None:
+    if not zoo_card.has_front_matter(readme):
         card_fields = {k: v for k, v in _read_raw_card(card_dir).items() if v is not None}
-        front = zoo_card.card_metadata({**card_fields, **{k: v for k, v in meta.items() if v is not None}})
-        readme = f"---\n{zoo_card.to_yaml(front)}\n---\n\n{readme}"
+        data = zoo_card.card_data({**card_fields, **{k: v for k, v in meta.items() if v is not None}})
+        readme = f"---\n{data.to_yaml()}\n---\n\n{readme}"
 
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty. Fix: pass a new or empty folder.")

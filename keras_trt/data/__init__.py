@@ -28,7 +28,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "keras_trt.data._common": ["DataFormatError"],
+    "keras_trt.data._common": ["DataFormatError", "bin_time"],
     "keras_trt.data.embedded": [
         "load_digits", "load_mnist5k", "load_mnist_points", "load_basic_motions", "images_to_points",
     ],

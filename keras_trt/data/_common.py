@@ -88,3 +88,31 @@ def ratio_split(items: list, train_fraction: float):
     class: the first ``ceil(n * train_fraction)`` items train, the rest test."""
     pos = math.ceil(len(items) * train_fraction)
     return items[:pos], items[pos:]
+
+
+def bin_time(x, timesteps: int):
+    """Average a series ``[N, L, F]`` over ``timesteps`` equal windows: ``[N, timesteps, F]``.
+
+    How the recipes turn long recordings into an SNN's T steps (``L`` must divide evenly).
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_trt.data import bin_time
+        >>> bin_time(np.arange(8.0).reshape(1, 4, 2), 2)[0]
+        array([[1., 2.],
+               [5., 6.]])
+    """
+    import numpy as np
+
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise ValueError(f"bin_time expects a series [N, L, F], got shape {x.shape}.")
+    if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
+        raise ValueError(f"timesteps must be a positive integer, got {timesteps!r}.")
+    n, length, f = x.shape
+    if length % timesteps:
+        raise ValueError(
+            f"sequence length {length} is not divisible by timesteps={timesteps}. Fix: pick a T that divides "
+            f"{length}, or crop/resample the series first."
+        )
+    return x.reshape(n, timesteps, length // timesteps, f).mean(axis=2)

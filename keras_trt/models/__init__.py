@@ -11,6 +11,8 @@ stems, ResNet-19/20), :mod:`~keras_trt.models.vgg` (VGG-11-BN, VGGSNN),
 (the quickstart CNN). Shared pieces live in :mod:`~keras_trt.models.blocks`.
 """
 
+from keras_trt.models import heads
+from keras_trt.models.heads import backbone, freeze_backbone, replace_head
 from keras_trt.models.pointnet import spiking_pointnet
 from keras_trt.models.registry import (
     Architecture,
@@ -81,6 +83,10 @@ register(
 del _name, _fn, _what
 
 __all__ = [
+    "heads",
+    "backbone",
+    "replace_head",
+    "freeze_backbone",
     "Architecture",
     "build",
     "describe",

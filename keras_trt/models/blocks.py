@@ -20,6 +20,7 @@ import difflib
 import keras
 
 from keras_trt import layers
+from keras_trt.models import heads
 
 NEURONS = ("lif", "plif")
 
@@ -241,10 +242,5 @@ def check_image_shape(input_shape, builder, *, min_size, why, fix, channels=None
 
 
 def classifier_head(h, num_classes):
-    """StarProduct (firing rates; the TRT star in training) then the Dense ``classifier``.
-
-    ``h`` is ``[B, T, C]``. For a linear classifier, classifying the firing rate equals the
-    mean over T of the per-step logits (SpikingJelly's multi-step ``fc`` then ``mean(0)``).
-    """
-    h = layers.StarProduct(name="star")(h)
-    return keras.layers.Dense(num_classes, name="classifier")(h)
+    """The standard head on ``[B, T, C]`` features: see :func:`keras_trt.models.heads.classifier_head`."""
+    return heads.classifier_head(h, num_classes)

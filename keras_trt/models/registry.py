@@ -107,18 +107,30 @@ def get_architecture(name) -> Architecture:
     )
 
 
-def build(name, **kwargs):
+def build(name, include_top=True, **kwargs):
     """Builds the registered architecture ``name``; ``kwargs`` override its defaults.
 
     Every architecture takes ``num_classes``, ``timesteps``, ``input_shape``, ``reverse_at``,
     ``width_multiplier`` and the neuron options (``neuron``, ``tau``, ``v_threshold``,
     ``v_reset``, ``decay_input``, ``detach_reset``, ``surrogate``), plus its builder's own.
+    ``include_top=False`` returns the backbone alone: its output is the spike features
+    ``[B, T, C]`` that the head (StarProduct + ``classifier``) would take
+    (:func:`keras_trt.models.heads.backbone`).
 
     >>> import keras_trt
     >>> model = keras_trt.models.build("sresnet34", timesteps=2)                  # ImageNet
     >>> model = keras_trt.models.build("vggsnn", num_classes=11, timesteps=16)    # DVS-Gesture
+    >>> keras_trt.models.build("sresnet20", include_top=False, timesteps=2, input_shape=(28, 28, 1)).output_shape
+    (None, 2, 64)
     """
-    return get_architecture(name).build(**kwargs)
+    if not isinstance(include_top, bool):
+        raise TypeError(f"include_top must be True or False, got {include_top!r}.")
+    model = get_architecture(name).build(**kwargs)
+    if include_top:
+        return model
+    from keras_trt.models import heads
+
+    return heads.backbone(model)
 
 
 def describe():

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from keras_trt.zoo import card as _card
-from keras_trt.zoo import head as _head
 from keras_trt.zoo.errors import PresetFormatError
 from keras_trt.zoo.integrity import sha256_file, validate_hash_table, verify_file
 from keras_trt.zoo.safety import check_config
@@ -103,6 +102,51 @@ def _input_shape(model) -> list | None:
     if isinstance(shape, tuple) and shape and all(d is None or isinstance(d, int) for d in shape):
         return list(shape[1:])
     return None
+
+
+def model_config(model) -> dict:
+    """The model's architecture as ``config.json`` stores it: no optimizer, loss or compile state.
+
+    A preset holds a model, not a training run: whoever loads it compiles it for their own use.
+
+    >>> import keras
+    >>> inp = keras.Input((8,))
+    >>> model = keras.Model(inp, keras.layers.Dense(3, name="classifier")(inp))
+    >>> model.compile("adam", "mse")
+    >>> "compile_config" in model_config(model)
+    False
+    """
+    import keras
+
+    config = keras.saving.serialize_keras_object(model)
+    config.pop("compile_config", None)
+    return config
+
+
+def trainable_parameters(model) -> int:
+    """Parameters that training updates (BatchNorm moving statistics excluded), frozen layers included.
+
+    The count the model card, the registry and torchvision-style tables report.
+
+    >>> import keras
+    >>> inp = keras.Input((8,))
+    >>> h = keras.layers.BatchNormalization()(keras.layers.Dense(4)(inp))
+    >>> trainable_parameters(keras.Model(inp, h)), keras.Model(inp, h).count_params()
+    (44, 52)
+    """
+    import numpy as np
+
+    return int(sum(int(np.prod(v.shape)) for v in model.weights if v.trainable))
+
+
+def _classifier_units(model) -> int | None:
+    from keras_trt.models.heads import CLASSIFIER
+
+    try:
+        units = model.get_layer(CLASSIFIER).get_config().get("units")
+    except ValueError:
+        return None
+    return units if isinstance(units, int) else None
 
 
 def _replace_folder(tmp: Path, path: Path) -> None:
@@ -188,11 +232,11 @@ def save_preset(
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise TypeError(f"metrics[{key!r}] must be a number, got {value!r}.")
     extra_json = _jsonable(extra, "extra")
-    config = keras.saving.serialize_keras_object(model)
+    config = model_config(model)
     check_config(config)
     config_text = json.dumps(config, indent=2, ensure_ascii=False) + "\n"
 
-    units = _head.classifier_units(config)
+    units = _classifier_units(model)
     meta: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "name": name or model.name,
@@ -205,7 +249,8 @@ def save_preset(
         "timesteps": timesteps,
         "num_classes": units,
         "input_shape": _input_shape(model),
-        "parameters": int(model.count_params()),
+        "parameters": trainable_parameters(model),
+        "total_parameters": int(model.count_params()),
         "metrics": metrics_json,
         "license": license,
         "description": description,
@@ -357,23 +402,21 @@ def build_model(
     meta: Mapping[str, Any],
     *,
     weights: bool = True,
-    num_classes: int | None = None,
-    freeze_backbone: bool = False,
     source: str | None = None,
 ):
     """Rebuild the model of an already-verified preset folder (no hashing here: see :func:`load_folder`).
 
     ``config.json`` is checked by :func:`keras_trt.zoo.safety.check_config` and deserialized with
-    ``safe_mode=True``. With ``num_classes`` different from the preset's, the ``classifier`` head is
-    rebuilt with that many units (fresh weights) and every other weight is kept.
+    ``safe_mode=True``; any compile state a preset of an older keras-trt carries is ignored, so the
+    model comes back uncompiled, with its weights (``weights=True``) or freshly initialised.
 
     >>> import keras, tempfile
     >>> from keras_trt import zoo
     >>> inp = keras.Input((8,))
     >>> m = keras.Model(inp, keras.layers.Dense(3, name="classifier")(inp))
     >>> p = zoo.save_preset(m, tempfile.mkdtemp() + "/p")
-    >>> build_model(p, read_metadata(p), num_classes=5).output_shape
-    (None, 5)
+    >>> build_model(p, read_metadata(p)).output_shape
+    (None, 3)
     """
     import keras
 
@@ -387,30 +430,21 @@ def build_model(
         raise PresetFormatError(
             f"{source}: {CONFIG_FILE} is not a serialized Keras object. Fix: re-create the preset with keras_trt.zoo.save_preset()."
         )
+    config.pop("compile_config", None)  # written by keras-trt 0.1.0; a preset is a model, not a run
     check_config(config)
-
-    new_config = None
-    if num_classes is not None:
-        current = _head.classifier_units(config)
-        if current != num_classes:
-            new_config, _ = _head.replace_classifier_units(config, num_classes)
-
-    def _deserialize(cfg):
-        try:
-            model = keras.saving.deserialize_keras_object(cfg, safe_mode=True)
-        except Exception as err:  # noqa: BLE001 - add context and the fix
-            raise PresetFormatError(
-                f"{source}: could not rebuild the model from {CONFIG_FILE} with keras {keras.__version__} "
-                f"(saved with keras {meta.get('keras_version', '?')}, keras-trt {meta.get('keras_trt_version', '?')}): "
-                f"{type(err).__name__}: {err}. Fix: install versions compatible with the ones that saved it."
-            ) from err
-        if not isinstance(model, keras.Model):
-            raise PresetFormatError(
-                f"{source}: {CONFIG_FILE} describes a {type(model).__name__}, not a keras.Model. Fix: save a model."
-            )
-        return model
-
-    def _load_weights(model):
+    try:
+        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except Exception as err:  # noqa: BLE001 - add context and the fix
+        raise PresetFormatError(
+            f"{source}: could not rebuild the model from {CONFIG_FILE} with keras {keras.__version__} "
+            f"(saved with keras {meta.get('keras_version', '?')}, keras-trt {meta.get('keras_trt_version', '?')}): "
+            f"{type(err).__name__}: {err}. Fix: install versions compatible with the ones that saved it."
+        ) from err
+    if not isinstance(model, keras.Model):
+        raise PresetFormatError(
+            f"{source}: {CONFIG_FILE} describes a {type(model).__name__}, not a keras.Model. Fix: save a model."
+        )
+    if weights:
         try:
             model.load_weights(str(folder / WEIGHTS_FILE))
         except Exception as err:  # noqa: BLE001
@@ -418,18 +452,6 @@ def build_model(
                 f"{source}: {WEIGHTS_FILE} does not fit the architecture in {CONFIG_FILE} "
                 f"({type(err).__name__}: {err}). The preset is inconsistent. Fix: re-create it with keras_trt.zoo.save_preset()."
             ) from err
-
-    model = _deserialize(new_config or config)
-    if weights:
-        if new_config is None:
-            _load_weights(model)
-        else:
-            original = _deserialize(config)
-            _load_weights(original)
-            _head.transfer_weights(original, model, skip=(_head.CLASSIFIER,))
-            del original
-    if freeze_backbone:
-        _head.freeze_backbone(model)
     return model
 
 
@@ -437,12 +459,10 @@ def load_folder(
     folder: str | os.PathLike,
     *,
     weights: bool = True,
-    num_classes: int | None = None,
-    freeze_backbone: bool = False,
     pins: Mapping[str, str] | None = None,
     source: str | None = None,
 ):
-    """Verify and load a local preset folder (see :func:`keras_trt.zoo.load` for the arguments).
+    """Verify and rebuild a local preset folder (uncompiled; :func:`keras_trt.zoo.load` adds the rest).
 
     ``pins`` (``{file: sha256}``, from a registry card) are checked first: the pinned
     ``metadata.json`` anchors the hashes of every other file.
@@ -461,7 +481,7 @@ def load_folder(
         verify_file(folder / METADATA_FILE, pins[METADATA_FILE], name=METADATA_FILE, source=source, anchor="the registry card")
     meta = read_metadata(folder, source)
     verify_folder(folder, meta, weights=weights, source=source, pins=pins)
-    return build_model(folder, meta, weights=weights, num_classes=num_classes, freeze_backbone=freeze_backbone, source=source)
+    return build_model(folder, meta, weights=weights, source=source)
 
 
 __all__ = [
@@ -478,4 +498,6 @@ __all__ = [
     "build_model",
     "load_folder",
     "keras_trt_version",
+    "model_config",
+    "trainable_parameters",
 ]
