@@ -210,6 +210,17 @@ def static_timesteps(shape, layer_name):
     return int(shape[1])
 
 
+def _finite(name, value):
+    """``value`` as a float, or a ValueError: a NaN or infinite constant silences the neurons."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a number, got {value!r}.") from None
+    if not math.isfinite(value):
+        raise ValueError(f"`{name}` must be a finite number, got {value}.")
+    return value
+
+
 class _LIFBase(keras.layers.Layer):
     """Shared options, validation and serialization of the LIF layers."""
 
@@ -223,8 +234,8 @@ class _LIFBase(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.v_threshold = float(v_threshold)
-        self.v_reset = None if v_reset is None else float(v_reset)
+        self.v_threshold = _finite("v_threshold", v_threshold)
+        self.v_reset = None if v_reset is None else _finite("v_reset", v_reset)
         self.decay_input = bool(decay_input)
         self.detach_reset = bool(detach_reset)
         self.surrogate = surrogates.get(surrogate)
@@ -256,6 +267,9 @@ class _LIFBase(keras.layers.Layer):
         # Under a float16/bfloat16 policy the membrane is still integrated in float32 (an
         # 8-bit mantissa cannot resolve the threshold crossings); spikes are exact either way.
         dtype = keras.backend.standardize_dtype(inputs.dtype)
+        if not dtype.startswith(("float", "bfloat")):  # integer/bool inputs, e.g. event counts
+            dtype = self.compute_dtype
+            inputs = ops.cast(inputs, dtype)
         if dtype in ("float16", "bfloat16"):
             inputs = ops.cast(inputs, "float32")
         leak = self.leak(inputs.dtype)
@@ -307,7 +321,7 @@ class LIF(_LIFBase):
 
     def __init__(self, tau=2.0, **kwargs):
         super().__init__(**kwargs)
-        self.tau = float(tau)
+        self.tau = _finite("tau", tau)
         if self.tau < 1.0:
             raise ValueError(f"tau must be >= 1 (the leak 1/tau is a fraction), got {tau}.")
 
@@ -334,7 +348,7 @@ class ParametricLIF(_LIFBase):
 
     def __init__(self, init_tau=2.0, **kwargs):
         super().__init__(**kwargs)
-        self.init_tau = float(init_tau)
+        self.init_tau = _finite("init_tau", init_tau)
         if self.init_tau <= 1.0:
             raise ValueError(f"init_tau must be > 1 (1/tau = sigmoid(w) < 1), got {init_tau}.")
 

@@ -20,6 +20,7 @@ The LIF layers use :meth:`Surrogate.derivative` directly in their hand-written B
 """
 
 import math
+import warnings
 
 import keras
 from keras import ops
@@ -37,6 +38,26 @@ class Surrogate:
 
     Defining :meth:`derivative` too (``primitive'`` in closed form) makes the spike function and
     the LIF layers faster; without it they differentiate ``primitive`` automatically.
+
+    A subclass with constructor arguments returns them from ``get_config``; registered with
+    Keras, it is saved and loaded with the model (``.keras`` files, zoo presets) on every
+    backend. Import the module that defines it before loading.
+
+    >>> import keras
+    >>> from keras import ops
+    >>> @keras.saving.register_keras_serializable(package="my_project")
+    ... class FastSigmoid(Surrogate):
+    ...     def __init__(self, slope=25.0):
+    ...         self.slope = slope
+    ...     def primitive(self, x):
+    ...         return 0.5 * self.slope * x / (1.0 + ops.abs(self.slope * x)) + 0.5
+    ...     def get_config(self):
+    ...         return {"slope": self.slope}
+    >>> get(serialize(FastSigmoid(10.0)))
+    FastSigmoid(slope=10.0)
+    >>> from keras_trt.layers import LIF
+    >>> LIF(surrogate=FastSigmoid()).get_config()["surrogate"]["registered_name"]
+    'my_project>FastSigmoid'
     """
 
     def primitive(self, x):
@@ -185,9 +206,17 @@ _BY_NAME = {
 def get(identifier):
     """Returns a surrogate from a name, an instance or a serialized config.
 
-    >>> get("sigmoid")                                   # Sigmoid(alpha=4.0)
+    Configs are Keras' own (:func:`keras.saving.serialize_keras_object`), so a user subclass
+    decorated with ``@keras.saving.register_keras_serializable`` comes back from a ``.keras``
+    file or a zoo preset like the built-ins (import its module before loading). The short
+    ``{"class_name": "ATan", "config": {...}}`` form of older files still loads.
+
+    >>> get("sigmoid")
+    Sigmoid(alpha=4.0)
     >>> get({"class_name": "ATan", "config": {"alpha": 3.0}})
+    ATan(alpha=3.0)
     >>> get(Triangle(width=0.5))
+    Triangle(width=0.5)
     """
     if isinstance(identifier, Surrogate):
         return identifier
@@ -200,20 +229,56 @@ def get(identifier):
             )
         return _BY_NAME[key]()
     if isinstance(identifier, dict):
-        name = identifier.get("class_name", "")
-        cls = _BY_NAME.get(name.lower()) or _BY_NAME.get(name.split(">")[-1].lower())
-        if cls is None:
-            raise ValueError(
-                f"Unknown surrogate config {identifier!r}: `class_name` must be one of "
-                f"{[c.__name__ for c in _BY_NAME.values()]}."
-            )
-        return cls.from_config(identifier.get("config", {}))
+        return _from_config(identifier)
     raise TypeError(
         f"Cannot interpret {identifier!r} as a surrogate: pass a name such as 'sigmoid', "
         "a Surrogate instance or a config dict."
     )
 
 
+def _from_config(config):
+    name = config.get("class_name")
+    if not isinstance(name, str) or not isinstance(config.get("config", {}), dict):
+        raise ValueError(
+            f"Not a surrogate config: {config!r}. Expected keras.saving.serialize_keras_object's "
+            "form, {'class_name': ..., 'config': {...}, 'registered_name': ...}."
+        )
+    if config.get("registered_name") is None and config.get("module") is None:
+        # The short form written by keras-trt before surrogates went through Keras' registry.
+        builtin = _BY_NAME.get(name.lower())
+        if builtin is not None:
+            return builtin.from_config(config.get("config") or {})
+    try:
+        obj = keras.saving.deserialize_keras_object(config)
+    except TypeError as err:  # Keras' "Could not locate class ..."
+        raise ValueError(
+            f"Unknown surrogate class {config.get('registered_name') or name!r}: only surrogates "
+            "registered with Keras can be loaded. Decorate the class with "
+            "@keras.saving.register_keras_serializable(package='...') and import the module that "
+            "defines it before loading (or pass it in `custom_objects`), then save the model again "
+            "if it was saved without the decorator."
+        ) from err
+    if not isinstance(obj, Surrogate):
+        raise ValueError(
+            f"{config.get('registered_name') or name!r} is a {type(obj).__name__}, not a "
+            "keras_trt.surrogates.Surrogate."
+        )
+    return obj
+
+
 def serialize(surrogate):
-    """Config dict that :func:`get` turns back into the same surrogate."""
-    return {"class_name": type(surrogate).__name__, "config": surrogate.get_config()}
+    """Keras config dict (:func:`keras.saving.serialize_keras_object`) that :func:`get` reads back.
+
+    >>> serialize(ATan(alpha=3.0))["registered_name"]
+    'keras_trt>ATan'
+    """
+    config = keras.saving.serialize_keras_object(surrogate)
+    name = config["registered_name"]
+    if keras.saving.get_registered_object(name) is None and type(surrogate) not in _BY_NAME.values():
+        warnings.warn(
+            f"The surrogate class {name!r} is not registered with Keras, so a model saved with it "
+            "cannot be loaded (and zoo.save_preset refuses it). Decorate the class with "
+            "@keras.saving.register_keras_serializable(package='...').",
+            stacklevel=2,
+        )
+    return config

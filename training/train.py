@@ -25,8 +25,8 @@ def _parse(argv):
     parser.add_argument("recipe", nargs="?", help="recipe name (see --list)")
     parser.add_argument("--list", action="store_true", help="list the recipes and exit")
     parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help="Keras backend")
-    parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
-    parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
+    parser.add_argument("--epochs", type=_positive_int, help="override the recipe's epochs")
+    parser.add_argument("--batch-size", type=_positive_int, help="override the recipe's batch size")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-trt", action="store_true", help="train the plain SNN (baseline)")
     parser.add_argument("--output", help="output folder (default runs/<recipe>/<backend>-seed<S>[-plain])")
@@ -34,6 +34,13 @@ def _parse(argv):
     parser.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     parser.add_argument("--verbose", default="auto", help="Keras fit verbosity: auto, 0, 1 or 2")
     return parser.parse_args(argv)
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
+    return value
 
 
 def default_output(recipe_name, backend, seed, trt):
@@ -122,8 +129,11 @@ def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, dat
     from training import datasets
 
     output = Path(output)
-    epochs = epochs or recipe.epochs
-    batch_size = batch_size or recipe.batch_size
+    epochs = recipe.epochs if epochs is None else epochs
+    batch_size = recipe.batch_size if batch_size is None else batch_size
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}.")
     run = dict(recipe=recipe.name, seed=seed, trt=bool(trt), epochs=epochs, batch_size=batch_size,
                backend=keras.backend.backend())
     data = datasets.load(recipe.dataset, batch_size=batch_size, seed=seed, augment=recipe.augment,
@@ -137,7 +147,7 @@ def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, dat
         shutil.rmtree(ckpt)
         (output / "log.csv").unlink(missing_ok=True)
     if (ckpt / "state.json").exists():
-        state = json.loads((ckpt / "state.json").read_text())
+        state = _read_state(ckpt / "state.json")
         changed = {k: (state.get(k), v) for k, v in run.items() if state.get(k) != v}
         if changed:
             raise SystemExit(
@@ -162,7 +172,13 @@ def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, dat
     )
     if initial_epoch:
         model.optimizer.build(model.trainable_variables)
-        model.load_weights(ckpt / "model.keras")  # weights and optimizer variables
+        try:
+            model.load_weights(ckpt / "model.keras")  # weights and optimizer variables
+        except Exception as err:  # noqa: BLE001 - any unreadable checkpoint has the same fix
+            raise SystemExit(
+                f"The checkpoint {ckpt / 'model.keras'} cannot be read ({type(err).__name__}: "
+                f"{err}). Run the same command with --restart to discard it and start over."
+            ) from err
 
     output.mkdir(parents=True, exist_ok=True)
     EpochCheckpoint, EpochTime = _callbacks()
@@ -203,6 +219,31 @@ def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, dat
     print(f"{recipe.name}: held-out accuracy {metrics['accuracy']:.4f} "
           f"({'TRT' if trt else 'plain SNN'}, seed {seed}) -> {output}")
     return result
+
+
+def _read_state(path):
+    """The checkpoint's state.json, or a SystemExit naming --restart if it is damaged."""
+    try:
+        state = json.loads(Path(path).read_text())
+        if not isinstance(state, dict) or not isinstance(state.get("epoch"), int):
+            raise ValueError("no epoch count in it")
+    except (OSError, ValueError) as err:  # JSONDecodeError is a ValueError
+        raise SystemExit(
+            f"The checkpoint state {path} is damaged ({type(err).__name__}: {err}). Run the "
+            "same command with --restart to discard the checkpoint and start over."
+        ) from err
+    return state
+
+
+def _interrupted_message(output):
+    """One line for Ctrl-C: which checkpoint is kept and how to resume."""
+    state_file = Path(output) / "checkpoint" / "state.json"
+    try:
+        epoch = json.loads(state_file.read_text())["epoch"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"Interrupted before the first epoch ended: nothing was saved in {output}."
+    return (f"Interrupted: the checkpoint after epoch {epoch} is kept in {state_file.parent}; "
+            "run the same command to resume.")
 
 
 def evaluate_model(model, test, batch_size):
@@ -265,9 +306,13 @@ def main(argv=None):
 
     verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
     output = args.output or default_output(recipe.name, keras.backend.backend(), args.seed, not args.no_trt)
-    return train(recipe, output=output, epochs=args.epochs, batch_size=args.batch_size,
-                 seed=args.seed, trt=not args.no_trt, data_dir=args.data_dir,
-                 restart=args.restart, verbose=verbose)
+    try:
+        return train(recipe, output=output, epochs=args.epochs, batch_size=args.batch_size,
+                     seed=args.seed, trt=not args.no_trt, data_dir=args.data_dir,
+                     restart=args.restart, verbose=verbose)
+    except KeyboardInterrupt:
+        print(_interrupted_message(output), file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

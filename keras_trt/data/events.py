@@ -224,7 +224,8 @@ def read_aedat2(path, orientation: str = "spikingjelly") -> dict:
     ``orientation="raw"`` returns the address fields unchanged.
 
     Raises ``FileNotFoundError`` for a missing file and :class:`DataFormatError`
-    for another AEDAT version or a byte count that is not a whole number of events.
+    for an empty file, another AEDAT version or a byte count that is not a whole
+    number of events.
 
     Example:
         >>> from keras_trt.data import read_aedat2
@@ -236,6 +237,11 @@ def read_aedat2(path, orientation: str = "spikingjelly") -> dict:
         raise ValueError(f"orientation must be 'spikingjelly' or 'raw', got {orientation!r}.")
     path = require_file(path, "AEDAT 2.0 file", "Pass the path of a .aedat file (e.g. CIFAR10-DVS/airplane/cifar10_airplane_0.aedat).")
     data = path.read_bytes()
+    if not data:
+        raise DataFormatError(
+            f"{path}: the file is empty (0 bytes), so it is not an AEDAT 2.0 recording (an "
+            "interrupted download or extraction?). Download or extract it again."
+        )
     if data.startswith(b"#!AER-DAT") and not data.startswith(b"#!AER-DAT2"):
         hint = " Use read_aedat3 for AEDAT 3.x files." if data.startswith(b"#!AER-DAT3") else ""
         raise DataFormatError(f"{path}: not an AEDAT 2.0 file (starts with {data[:14]!r}).{hint}")

@@ -1,8 +1,11 @@
 """TRTConfig: the weights and options of the Temporal Reversed Training loss."""
 
 import dataclasses
+import math
+import numbers
 
 import keras
+import numpy as np
 
 KL_DIRECTIONS = ("original_to_reversed", "reversed_to_original")
 
@@ -44,15 +47,22 @@ class TRTConfig:
 
     def __post_init__(self):
         for name in ("reversal_weight", "consistency_weight", "star_weight"):
-            value = getattr(self, name)
-            if not float(value) >= 0:
-                raise ValueError(f"TRTConfig.{name} must be >= 0, got {value!r}.")
-        if not float(self.temperature) > 0:
-            raise ValueError(f"TRTConfig.temperature must be > 0, got {self.temperature!r}.")
+            value = _real(name, getattr(self, name))
+            if not value >= 0:
+                raise ValueError(f"TRTConfig.{name} must be >= 0 (0 turns the term off), got {value!r}.")
+            object.__setattr__(self, name, value)
+        temperature = _real("temperature", self.temperature)
+        if not temperature > 0:
+            raise ValueError(f"TRTConfig.temperature must be > 0 (1 to 4 is usual), got {temperature!r}.")
+        object.__setattr__(self, "temperature", temperature)
         if self.kl_direction not in KL_DIRECTIONS:
             raise ValueError(
                 f"TRTConfig.kl_direction must be one of {KL_DIRECTIONS}, got {self.kl_direction!r}."
             )
+        for name in ("symmetric_kl", "stop_gradient_target"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"TRTConfig.{name} must be True or False, got {getattr(self, name)!r}.")
+            object.__setattr__(self, name, bool(getattr(self, name)))
 
     def get_config(self):
         return dataclasses.asdict(self)
@@ -60,6 +70,19 @@ class TRTConfig:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _real(name, value):
+    """``value`` as a finite Python float; strings, booleans, NaN and infinities are refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"TRTConfig.{name} must be a real number, got {value!r} ({type(value).__name__}); "
+            f"pass e.g. {name}=1.0."
+        )
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"TRTConfig.{name} must be finite, got {value!r}.")
+    return value
 
 
 def get(trt):

@@ -17,6 +17,7 @@ from keras import ops
 
 from keras_trt import temporal
 from keras_trt.trt import config as config_lib
+from keras_trt.trt import data_checks
 from keras_trt.trt import loss as loss_lib
 
 COMPONENTS = ("task_loss", "reversed_loss", "consistency_loss", "star_loss")
@@ -161,6 +162,24 @@ class TRTModel(keras.Model):
                         f"{self.name} expects inputs of shape {want}, got {got}: "
                         + _axis_hint(axis, g, w, temporal_input)
                     )
+
+    def fit(self, x=None, y=None, *args, check_data=True, **kwargs):
+        """As ``keras.Model.fit``, after refusing data that would train silently wrong.
+
+        With ``check_data=True`` NaN/Inf inputs, labels outside the classifier's range and
+        one-hot labels given to the sparse loss raise a ValueError that names the fix (see
+        :mod:`keras_trt.trt.data_checks`; in-memory data is checked whole, a tf.data set or
+        PyDataset on its first batch). Pass ``keras.callbacks.TerminateOnNaN()`` to stop a run
+        whose loss becomes NaN later.
+        """
+        if check_data:
+            data_checks.check_fit_data(self, x, y, kwargs.get("validation_data"))
+        return super().fit(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        # An empty batch gives empty outputs (Keras' own predict has nothing to concatenate).
+        empty = data_checks.empty_prediction(self, x)
+        return super().predict(x, *args, **kwargs) if empty is None else empty
 
     @property
     def _has_star(self):

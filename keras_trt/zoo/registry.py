@@ -424,30 +424,30 @@ def format_table(rows) -> str:
 
 
 class ModelRows(builtins.list):
-    """The rows returned by :func:`list_models` (a plain list of dicts with a short repr)."""
+    """The rows returned by :func:`list_models`: a plain list of dicts whose repr is the table."""
 
     def __repr__(self) -> str:
-        shown = ", ".join(r["name"] for r in self[:5]) + (", ..." if len(self) > 5 else "")
-        return f"<{len(self)} zoo model(s): {shown}>"
+        return format_table(self)
 
     def table(self) -> str:
-        """The same table :func:`list_models` prints."""
+        """The table, as a string (the same as ``repr(rows)``)."""
         return format_table(self)
 
 
-def list_models(show: bool = True) -> ModelRows:
-    """List the registered models; print a table (``show=True``) and return one dict per model.
+def list_models(show: bool = False) -> ModelRows:
+    """The registered models, one dict per model; shown as a table by the REPL (its repr).
 
     Columns: name, architecture, dataset, T (timesteps), parameters, measured accuracy, preset size,
     licence, and where the weights are (``local``: in the zoo folder, ``hub``: published on the
-    Hugging Face Hub, ``none``: not published — train them with the card's recipe).
+    Hugging Face Hub, ``none``: not published — train them with the card's recipe). Nothing is
+    printed unless ``show=True`` (for scripts: ``print(zoo.list())`` does the same).
 
     >>> from keras_trt import zoo
-    >>> rows = zoo.list()            # doctest: +SKIP
-    name           architecture  dataset  T  params  accuracy  size    licence     weights
-    ...
-    >>> rows[0]["weights"]           # doctest: +SKIP
-    'local'
+    >>> rows = zoo.list()
+    >>> repr(rows).splitlines()[0].split()
+    ['name', 'architecture', 'dataset', 'T', 'params', 'accuracy', 'size', 'licence', 'weights']
+    >>> sorted(rows[0])[:3]
+    ['accuracy', 'architecture', 'dataset']
     """
     rows = ModelRows(_row(e) for _, e in sorted(entries().items()))
     if show:

@@ -182,9 +182,9 @@ def _refuse(path: str, node: dict, why: str) -> UnsafeConfigError:
     return UnsafeConfigError(
         f"Unsafe preset config: it uses {where}{detail}: {why}. keras_trt.zoo never runs code that comes "
         "with a preset, so such a model can be neither saved nor loaded as one. Fix: if this is a keras_trt class, "
-        "upgrade keras-trt (`pip install -U keras-trt`); if it is your own layer, import the module "
-        "that defines it (decorated with @keras.saving.register_keras_serializable) before calling "
-        "keras_trt.zoo.load(); a Lambda layer must be replaced by a registered layer and the preset saved again."
+        "upgrade keras-trt (`pip install -U keras-trt`); if it is your own class (a layer, a surrogate...), "
+        "decorate it with @keras.saving.register_keras_serializable and import the module that defines it "
+        "before calling keras_trt.zoo.save_preset() or keras_trt.zoo.load(); a Lambda layer must be replaced by a registered layer and the preset saved again."
     )
 
 

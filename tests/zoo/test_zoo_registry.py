@@ -96,14 +96,15 @@ def test_list_and_info(isolated_registry, capsys):
     zoo.register({"name": "hub-model", "architecture": "mlp", "dataset": "toy",
                   "hub": {"repo": "org/hub-model", "revision": "a" * 40}, "files": {}, "size_bytes": 3 << 20})
     rows = zoo.list()
-    table = capsys.readouterr().out
+    assert capsys.readouterr().out == ""  # nothing printed: the REPL shows the repr
+    table = repr(rows)
     assert [r["name"] for r in rows] == ["hub-model", "lif-mlp-toy", "sew-resnet18-imagenet"]
     assert {r["name"]: r["weights"] for r in rows} == {"hub-model": "hub", "lif-mlp-toy": "local", "sew-resnet18-imagenet": "none"}
     header = table.splitlines()[0].split()
     assert header == ["name", "architecture", "dataset", "T", "params", "accuracy", "size", "licence", "weights"]
     assert "87.50%" in table and "11.7M" in table and "3.0 MB" in table and "imagenet" in table
-    assert "3 zoo model(s)" in repr(rows)
-    assert zoo.list(show=False) == rows and capsys.readouterr().out == ""
+    assert rows.table() == table and str(rows) == table
+    assert zoo.list(show=True) == rows and capsys.readouterr().out == table + "\n"
 
     data = zoo.info("sew-resnet18-imagenet")
     printed = capsys.readouterr().out
