@@ -16,7 +16,8 @@ The LIF layers use :meth:`Surrogate.derivative` directly in their hand-written B
 >>> from keras import ops
 >>> from keras_trt import surrogates
 >>> spike_fn = surrogates.get("atan")
->>> spike_fn(ops.convert_to_tensor([-0.5, 0.0, 0.7]))  # [0., 1., 1.]
+>>> ops.convert_to_numpy(spike_fn(ops.convert_to_tensor([-0.5, 0.0, 0.7]))).tolist()
+[0.0, 1.0, 1.0]
 """
 
 import math
@@ -185,9 +186,12 @@ _BY_NAME = {
 def get(identifier):
     """Returns a surrogate from a name, an instance or a serialized config.
 
-    >>> get("sigmoid")                                   # Sigmoid(alpha=4.0)
+    >>> get("sigmoid")
+    Sigmoid(alpha=4.0)
     >>> get({"class_name": "ATan", "config": {"alpha": 3.0}})
+    ATan(alpha=3.0)
     >>> get(Triangle(width=0.5))
+    Triangle(width=0.5)
     """
     if isinstance(identifier, Surrogate):
         return identifier

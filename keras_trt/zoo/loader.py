@@ -2,7 +2,9 @@
 
 >>> from keras_trt import zoo
 >>> model = zoo.load("hf://org/tiny-snn@main")                        # doctest: +SKIP
->>> model = zoo.load("lif-mlp-mnist", num_classes=5, freeze_backbone=True)  # doctest: +SKIP
+>>> model = zoo.load("smlp-basicmotions-t20", num_classes=5, freeze_backbone=True)
+>>> model.output_shape
+(None, 5)
 """
 
 from __future__ import annotations
@@ -146,7 +148,8 @@ def load(handle, weights: bool = True, num_classes: int | None = None, freeze_ba
     >>> from keras_trt import zoo
     >>> model = zoo.load("runs/my-preset")                                    # doctest: +SKIP
     >>> model = zoo.load("hf://org/tiny-snn@v1", num_classes=5, freeze_backbone=True)  # doctest: +SKIP
-    >>> model.compile("adam", "sparse_categorical_crossentropy")             # doctest: +SKIP
+    >>> model = zoo.load("smlp-basicmotions-t20", num_classes=2, freeze_backbone=True)
+    >>> model.compile("adam", metrics=["accuracy"])   # TRTModel's default loss: cross-entropy on logits
     """
     _check_num_classes(num_classes)
     if isinstance(handle, os.PathLike):
