@@ -21,6 +21,7 @@ slow; mark a test only if it would give the same result under every backend.
 """
 
 import os
+import re
 import sys
 
 import pytest
@@ -33,6 +34,7 @@ sys.path.insert(1, os.path.dirname(HERE))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 MARKER = "backend_independent"
+_WHOLE_MODULE = re.compile(rf"^pytestmark = pytest\.mark\.{MARKER}$", re.M)
 
 
 def pytest_addoption(parser):
@@ -53,6 +55,18 @@ def pytest_configure(config):
     )
     if config.getoption("--skip-backend-independent") and config.getoption("--backend-independent-only"):
         raise pytest.UsageError("--skip-backend-independent and --backend-independent-only exclude each other.")
+
+
+def pytest_ignore_collect(collection_path, config):
+    # Later legs do not even import a module whose every test is marked (saves its imports).
+    if (
+        config.getoption("--skip-backend-independent")
+        and collection_path.suffix == ".py"
+        and collection_path.name.startswith("test_")
+        and _WHOLE_MODULE.search(collection_path.read_text(encoding="utf-8"))
+    ):
+        return True
+    return None
 
 
 def pytest_collection_modifyitems(config, items):
