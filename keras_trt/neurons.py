@@ -87,8 +87,7 @@ def lif_spikes(
     ParametricLIF leak); its gradient is returned too. ``surrogate`` must define
     ``derivative``.
 
-    >>> import numpy as np
-    >>> x = np.full((1, 3, 1), 1.5, "float32")   # [B, T, features]
+    >>> x = keras.ops.full((1, 3, 1), 1.5)   # a tensor [B, T, features]
     >>> spikes = lif_spikes(x, 0.5, detach_reset=True, surrogate=surrogates.ATan())
     >>> keras.ops.convert_to_numpy(spikes).ravel().tolist()   # H = 0.75, 1.125 (fires), 0.75
     [0.0, 1.0, 0.0]
