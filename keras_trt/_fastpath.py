@@ -13,7 +13,8 @@ its channels-last input to channels-first and back. This module is the one place
 - JAX: no layer paths (XLA fuses the generic ops itself), but one compiler option: on the
   CPU, XLA's YNNPACK convolutions were 1.5-2x slower than its Eigen ones here, so
   :func:`configure_xla_cpu` asks XLA not to hand single convolutions to YNNPACK (it keeps
-  YNNPACK's reductions, which are the fast ones). See the function for when it applies.
+  YNNPACK's reductions, which are the fast ones), without leaving it in ``XLA_FLAGS``. See the
+  function for when it applies.
 
 Each path computes what the wrapped Keras layer computes, with its variables: the same
 normalisation with batch statistics in training and moving statistics otherwise, the same
@@ -39,44 +40,77 @@ ENABLED = os.environ.get("KERAS_TRT_FAST_PATHS", "1") != "0"
 #: they run the step-by-step :func:`keras_trt.neurons.lif_sequence` and autodiff.
 FUSED_LIF = ENABLED
 
-#: The XLA option :func:`configure_xla_cpu` adds, and the jaxlib releases it was measured on
+#: The XLA option :func:`configure_xla_cpu` applies, and the jaxlib releases it was measured on
 #: (XLA aborts the process on a flag it does not know, so it is never guessed for others).
 XLA_CPU_OPTION = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
 XLA_CPU_OPTION_JAXLIB = ("0.10.",)
 
 
-def configure_xla_cpu(environ=None):
-    """Adds :data:`XLA_CPU_OPTION` to ``XLA_FLAGS`` when it is safe and useful; returns whether.
+def xla_cpu_option_wanted(environ=None):
+    """Whether :data:`XLA_CPU_OPTION` should apply under ``environ`` (default ``os.environ``).
 
-    Measured on this project's CPU (JAX 0.10.2, spiking ResNet-18, B=32): training step T=2
-    2.0-2.6 s -> 1.7-1.8 s, T=4 5.7 s -> 3.4 s, inference 0.53-0.62 s -> 0.43 s; a 3x3
-    convolution's forward+backward at [64, 32, 32, 64] 210-270 ms -> 120-150 ms. Only the
-    convolution kernel changes (results differ by float rounding).
+    Yes when the Keras backend is JAX, the fast paths are on (``KERAS_TRT_FAST_PATHS``),
+    ``KERAS_TRT_XLA_CPU_OPTION`` is not ``0``, the installed jaxlib is one the option was measured
+    on, and ``XLA_FLAGS`` does not already set YNNPACK fusions (yours win).
 
-    It applies when the Keras backend is JAX, the fast paths are on (``KERAS_TRT_FAST_PATHS``),
-    ``KERAS_TRT_XLA_CPU_OPTION`` is not ``0``, the installed jaxlib is one it was measured on,
-    and ``XLA_FLAGS`` does not already set YNNPACK fusions (yours win). XLA reads ``XLA_FLAGS``
-    when JAX starts its CPU backend, at the first computation: import keras_trt before running
-    any JAX computation, or set the option yourself::
-
-        XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type=-individual_convolution python train.py
+    >>> xla_cpu_option_wanted({"KERAS_TRT_XLA_CPU_OPTION": "0"})
+    False
+    >>> xla_cpu_option_wanted({"XLA_FLAGS": "--xla_cpu_experimental_ynn_fusion_type=dot"})
+    False
     """
     environ = os.environ if environ is None else environ
     if not ENABLED or environ.get("KERAS_TRT_XLA_CPU_OPTION", "1") == "0":
         return False
     if keras.backend.backend() != "jax":
         return False
-    flags = environ.get("XLA_FLAGS", "")
-    if "ynn_fusion_type" in flags:
+    if "ynn_fusion_type" in environ.get("XLA_FLAGS", ""):
         return False
     try:
         from jaxlib import version as jaxlib_version
     except ImportError:  # pragma: no cover - the JAX backend always has jaxlib
         return False
-    if not jaxlib_version.__version__.startswith(XLA_CPU_OPTION_JAXLIB):
+    return jaxlib_version.__version__.startswith(XLA_CPU_OPTION_JAXLIB)
+
+
+def configure_xla_cpu():
+    """Applies :data:`XLA_CPU_OPTION` to this process's XLA when safe and useful; returns whether.
+
+    Measured on this project's CPU (JAX 0.10.2, spiking ResNet-18, B=32): training step T=2
+    2.0-2.6 s -> 1.7-1.8 s, T=4 5.7 s -> 3.4 s, inference 0.53-0.62 s -> 0.43 s; a 3x3
+    convolution's forward+backward at [64, 32, 32, 64] 210-270 ms -> 120-150 ms. Only the
+    convolution kernel changes (results differ by float rounding).
+
+    ``import keras_trt`` calls it once. It applies when :func:`xla_cpu_option_wanted` says so and
+    JAX has not started a backend yet. XLA reads ``XLA_FLAGS`` once per process; this function
+    adds the option to ``XLA_FLAGS``, makes XLA read them now (without starting a backend) and
+    puts ``XLA_FLAGS`` back as it was, so subprocesses (and TensorFlow's own XLA in this process)
+    never see it. Consequently, set any ``XLA_FLAGS`` of your own before importing keras_trt on
+    JAX. ``KERAS_TRT_XLA_CPU_OPTION=0`` refuses the option; to use it without keras_trt::
+
+        XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type=-individual_convolution python train.py
+    """
+    if not xla_cpu_option_wanted():
         return False
-    environ["XLA_FLAGS"] = f"{flags} {XLA_CPU_OPTION}".strip()
-    return True
+    try:
+        from jax._src import xla_bridge
+        from jax._src.lib import xla_client
+    except ImportError:  # pragma: no cover - moved in a jaxlib this was not measured on
+        return False
+    if xla_bridge.backends_are_initialized():
+        return False  # XLA has read its flags already: too late, and nothing to undo
+    saved = os.environ.get("XLA_FLAGS")
+    os.environ["XLA_FLAGS"] = f"{saved or ''} {XLA_CPU_OPTION}".strip()
+    try:
+        # Building compile options makes XLA parse XLA_FLAGS (once per process); no backend starts.
+        xla_client.CompileOptions().executable_build_options.debug_options  # noqa: B018
+        return True
+    except Exception:  # pragma: no cover - an internal that moved: leave XLA's defaults
+        return False
+    finally:
+        if saved is None:
+            del os.environ["XLA_FLAGS"]
+        else:
+            os.environ["XLA_FLAGS"] = saved
 
 
 XLA_CPU_CONFIGURED = configure_xla_cpu()

@@ -87,7 +87,10 @@ def lif_spikes(
     ParametricLIF leak); its gradient is returned too. ``surrogate`` must define
     ``derivative``.
 
+    >>> x = keras.ops.full((1, 3, 1), 1.5)   # a tensor [B, T, features]
     >>> spikes = lif_spikes(x, 0.5, detach_reset=True, surrogate=surrogates.ATan())
+    >>> keras.ops.convert_to_numpy(spikes).ravel().tolist()   # H = 0.75, 1.125 (fires), 0.75
+    [0.0, 1.0, 0.0]
     """
     surrogate = surrogate or surrogates.Sigmoid()
     if not surrogate.has_derivative:
@@ -255,7 +258,11 @@ class _LIFBase(keras.layers.Layer):
     def call(self, inputs, return_membrane=False):
         """Spikes ``[B, T, ...]``; with ``return_membrane=True`` also the membrane ``V[t]``.
 
-        >>> spikes, v = lif(x, return_membrane=True)
+        >>> import numpy as np, keras_trt
+        >>> lif = keras_trt.layers.LIF(tau=2.0)
+        >>> spikes, v = lif(np.ones((2, 4, 3), "float32"), return_membrane=True)
+        >>> tuple(spikes.shape), tuple(v.shape)
+        ((2, 4, 3), (2, 4, 3))
         """
         static_timesteps(inputs.shape, type(self).__name__)
         options = dict(
@@ -341,9 +348,11 @@ class ParametricLIF(_LIFBase):
     One scalar weight ``w`` per layer, ``1/tau = sigmoid(w)``, initialised so that
     ``tau = init_tau`` (``w = -log(init_tau - 1)``). Other arguments as :class:`LIF`.
 
+    >>> import numpy as np, keras_trt
     >>> plif = keras_trt.layers.ParametricLIF(init_tau=2.0)
-    >>> spikes = plif(x)
-    >>> float(plif.tau())  # 2.0 before training
+    >>> spikes = plif(np.ones((2, 4, 3), "float32"))
+    >>> round(float(plif.tau()), 6)  # before training
+    2.0
     """
 
     def __init__(self, init_tau=2.0, **kwargs):

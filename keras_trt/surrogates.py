@@ -16,7 +16,8 @@ The LIF layers use :meth:`Surrogate.derivative` directly in their hand-written B
 >>> from keras import ops
 >>> from keras_trt import surrogates
 >>> spike_fn = surrogates.get("atan")
->>> spike_fn(ops.convert_to_tensor([-0.5, 0.0, 0.7]))  # [0., 1., 1.]
+>>> ops.convert_to_numpy(spike_fn(ops.convert_to_tensor([-0.5, 0.0, 0.7]))).tolist()
+[0.0, 1.0, 1.0]
 """
 
 import math

@@ -51,8 +51,10 @@ def fast_paths(enabled=True):
     read when a step is traced (TensorFlow, JAX) or run (torch). Results agree either way up to
     floating-point rounding.
 
+    >>> import keras, keras_trt
+    >>> bn = keras_trt.layers.TimeFolded(keras.layers.BatchNormalization())
     >>> with keras_trt.temporal.fast_paths(False):
-    ...     model.fit(x, y)   # Keras' generic BatchNormalization / Conv2D code
+    ...     y = bn(keras.ops.ones((2, 3, 4)), training=True)   # Keras' generic BatchNormalization code
     """
     previous = _fastpath.ENABLED, _fastpath.FUSED_LIF
     _fastpath.ENABLED = _fastpath.FUSED_LIF = bool(enabled)
@@ -87,8 +89,10 @@ def unfold_time(y, timesteps):
 class RepeatTime(keras.layers.Layer):
     """Direct encoding: repeats a static input over ``timesteps`` steps, ``[B, ...] -> [B, T, ...]``.
 
+    >>> import keras, keras_trt
     >>> x = keras.Input((28, 28, 1))
-    >>> keras_trt.layers.RepeatTime(4)(x).shape   # (None, 4, 28, 28, 1)
+    >>> keras_trt.layers.RepeatTime(4)(x).shape
+    (None, 4, 28, 28, 1)
     """
 
     def __init__(self, timesteps, **kwargs):
@@ -118,8 +122,10 @@ class TimeFolded(keras.layers.Wrapper):
     ``BatchNormalization`` (TensorFlow, torch) or ``Conv2D`` (torch) runs through the backend's
     fused kernel, with the layer's own variables and results (see :func:`fast_paths`).
 
+    >>> import keras, keras_trt
     >>> conv = keras_trt.layers.TimeFolded(keras.layers.Conv2D(32, 3, padding="same"))
-    >>> conv(keras.Input((4, 28, 28, 1))).shape   # (None, 4, 28, 28, 32)
+    >>> conv(keras.Input((4, 28, 28, 1))).shape
+    (None, 4, 28, 28, 32)
 
     Args:
         layer: the layer to apply at every time step.
@@ -184,8 +190,10 @@ def hoist_static_layers(model):
     copies equal those of one), for 1/T of their work. Call it before ``compile``/training;
     the flag is saved with the model. Returns the names of the layers it marked.
 
+    >>> import keras_trt
     >>> model = keras_trt.models.build("sresnet18_cifar", timesteps=4)
-    >>> keras_trt.temporal.hoist_static_layers(model)      # ['conv1', 'bn1']
+    >>> keras_trt.temporal.hoist_static_layers(model)
+    ['conv1', 'bn1']
     """
     static = set()
     marked = []
@@ -229,8 +237,13 @@ class TemporalReversal(keras.layers.Layer):
     nothing. Place it at the input for temporal data (event frames, time series) and after a
     spiking layer for static data, where reversing the repeated input would be a no-op.
 
+    >>> import keras, keras_trt
+    >>> h = keras_trt.layers.RepeatTime(4)(keras.Input((28, 28, 1)))
+    >>> stem_output = keras_trt.layers.TimeFolded(keras.layers.Conv2D(8, 3, padding="same"))(h)
     >>> h = keras_trt.layers.LIF()(stem_output)
     >>> h = keras_trt.layers.TemporalReversal()(h)
+    >>> h.shape   # training under TRT doubles the batch here; the symbolic shape is unchanged
+    (None, 4, 28, 28, 8)
     """
 
     def call(self, inputs):

@@ -6,6 +6,9 @@ import pytest
 
 from benchmarks import keras_net, report
 
+pytestmark = pytest.mark.backend_independent
+
+
 T = 2
 
 

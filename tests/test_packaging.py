@@ -3,6 +3,11 @@
 import pathlib
 import tomllib
 
+import pytest
+
+pytestmark = pytest.mark.backend_independent
+
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 

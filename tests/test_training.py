@@ -48,11 +48,13 @@ def test_resume_refuses_a_different_run(tmp_path):
         train.train(recipe, output=tmp_path, epochs=1, seed=1, verbose=0, save_preset=False)
 
 
+@pytest.mark.backend_independent
 def test_unknown_recipe_suggests_names():
     with pytest.raises(SystemExit, match="scnn-digits-t4"):
         recipes.get("scnn-digit-t4")
 
 
+@pytest.mark.backend_independent
 def test_every_recipe_names_a_registered_architecture():
     import keras_trt
 

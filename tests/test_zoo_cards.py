@@ -9,6 +9,9 @@ import pytest
 from keras_trt import zoo
 from training import recipe as recipes
 
+pytestmark = pytest.mark.backend_independent
+
+
 ZOO = pathlib.Path(__file__).resolve().parents[1] / "zoo"
 CARDS = {p.parent.name: json.loads(p.read_text()) for p in sorted(ZOO.glob("*/card.json"))}
 PAPER_MODELS = [

@@ -13,6 +13,7 @@ TRAINED = sorted(p.parent.name for p in ZOO.glob("*/model.weights.h5"))
 EXPECTED = {"sresnet20-mnist-t2", "spointnet-mnistpoints-t2", "smlp-basicmotions-t20"}
 
 
+@pytest.mark.backend_independent
 def test_the_three_cpu_trained_models_are_shipped():
     assert EXPECTED <= set(TRAINED)
 

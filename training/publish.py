@@ -23,7 +23,9 @@ The Hub endpoint, cache and token come from huggingface_hub (``HF_ENDPOINT``, ``
 ``HF_TOKEN`` or ``hf auth login``).
 
 >>> from training.publish import publish
->>> publish("zoo/lif-mlp-mnist", "org/lif-mlp-mnist", dry_run="out/upload")   # doctest: +SKIP
+>>> report = publish("zoo/sresnet20-mnist-t2", "org/sresnet20-mnist-t2", dry_run="out/upload")
+>>> sorted(report["files"])
+['README.md', 'config.json', 'metadata.json', 'model.weights.h5']
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def _read_raw_card(card_dir: Path) -> dict:
 def stage(card_dir: str | os.PathLike, out: str | os.PathLike, *, preset: str | os.PathLike | None = None) -> dict[str, str]:
     """Write the exact folder to upload into ``out`` (empty or new) and return ``{file: sha256}``.
 
-    >>> stage("zoo/lif-mlp-mnist", "out/upload")        # doctest: +SKIP
+    >>> stage("zoo/sresnet20-mnist-t2", "out/staged")
     {'metadata.json': '...', 'config.json': '...', 'model.weights.h5': '...', 'README.md': '...'}
     """
     card_dir = Path(card_dir)
@@ -148,8 +150,10 @@ def publish(
     Returns ``{"repo", "revision", "files", "card", "dry_run"}`` (``revision`` is ``None`` for a dry
     run, whose ``card`` shows the update with a placeholder revision).
 
-    >>> publish("zoo/lif-mlp-mnist", "org/lif-mlp-mnist", dry_run="out/upload")   # doctest: +SKIP
-    >>> publish("zoo/lif-mlp-mnist", "org/lif-mlp-mnist", private=True)            # doctest: +SKIP
+    >>> report = publish("zoo/sresnet20-mnist-t2", "org/sresnet20-mnist-t2", dry_run="out/dry-run")
+    >>> report["card"]["hub"]
+    {'repo': 'org/sresnet20-mnist-t2', 'revision': '<commit of the upload>'}
+    >>> publish("zoo/sresnet20-mnist-t2", "org/sresnet20-mnist-t2", private=True)            # doctest: +SKIP
     """
     card_dir = Path(card_dir)
     if not card_dir.is_dir():
@@ -208,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m training.publish",
         description="Upload a zoo preset to the Hugging Face Hub and pin the commit and file hashes in its card.json.",
     )
-    parser.add_argument("card_dir", help="the zoo entry folder, e.g. zoo/lif-mlp-mnist")
+    parser.add_argument("card_dir", help="the zoo entry folder, e.g. zoo/sresnet20-mnist-t2")
     parser.add_argument("--repo", help="Hub repo id org/name (default: the card's hub.repo)")
     parser.add_argument("--preset", help="preset folder to upload (default: the zoo entry folder itself)")
     parser.add_argument("--dry-run", metavar="OUT", help="write the exact upload folder to OUT; upload nothing")

@@ -16,7 +16,7 @@ class Recipe:
     """One training setup.
 
     Attributes:
-        name: the zoo entry it produces, e.g. ``"sresnet20-mnist-t4"``.
+        name: the zoo entry it produces, e.g. ``"sresnet20-mnist-t2"``.
         dataset: a key of ``training.datasets.SOURCES``.
         architecture: a ``keras_trt.models`` registry name; ``build`` holds its extra kwargs
             (``num_classes``, ``timesteps`` and ``input_shape`` come from the data and ``timesteps``).
@@ -63,7 +63,7 @@ def available():
 
 
 def get(name):
-    """The recipe called ``name`` (e.g. ``"sresnet20-mnist-t4"``); suggests close names if unknown."""
+    """The recipe called ``name`` (e.g. ``"sresnet20-mnist-t2"``); suggests close names if unknown."""
     try:
         module = importlib.import_module(f"training.recipes.{_module_name(name)}")
     except ModuleNotFoundError:

@@ -80,6 +80,7 @@ def torch_resnet_key_map(model):
     ``kind`` is ``"conv"``, ``"dense"`` or ``"copy"`` (the conversion applied). Use it to see
     where each PyTorch tensor goes, or to write a converter for a variant.
 
+    >>> import keras_trt
     >>> mapping = torch_resnet_key_map(keras_trt.models.sresnet18(num_classes=10))
     >>> variable, kind = mapping["layer2.0.downsample.0.weight"]
     >>> variable.path.split("/")[0], kind
@@ -149,8 +150,11 @@ def torch_resnet_state_dict(model):
     matching SpikingJelly / torchvision ResNet accepts it after ``torch.from_numpy`` (add
     ``strict=False`` or zero ``num_batches_tracked`` buffers, which Keras does not keep).
 
-    >>> import torch
+    >>> import keras_trt, torch
+    >>> model = keras_trt.models.sresnet18(num_classes=10)
     >>> state = {k: torch.from_numpy(v) for k, v in torch_resnet_state_dict(model).items()}
+    >>> tuple(state["layer2.0.downsample.0.weight"].shape)
+    (128, 64, 1, 1)
     """
     out = {}
     for key, (variable, kind) in torch_resnet_key_map(model).items():

@@ -1,7 +1,8 @@
 """Spiking architectures built from keras_trt layers; every one is a TRTModel.
 
 >>> import keras_trt
->>> keras_trt.models.list_architectures()          # sresnet18, sew_resnet34, vggsnn, ...
+>>> keras_trt.models.list_architectures()
+['sew_resnet18', ..., 'sresnet18', ..., 'vggsnn']
 >>> model = keras_trt.models.build("sresnet19", num_classes=10, timesteps=2)
 >>> model.compile("sgd", metrics=["accuracy"], trt=keras_trt.TRTConfig())
 

@@ -56,11 +56,14 @@ def register(name, builder, /, *, description, small, overwrite=False, **default
     width_multiplier=0.125)``); the registry tests use it.
 
     >>> from keras_trt.models import registry, spiking_resnet
-    >>> registry.register(
+    >>> arch = registry.register(
     ...     "sresnet10_cifar", spiking_resnet, description="ResNet-10, CIFAR stem",
     ...     small=dict(input_shape=(16, 16, 3), width_multiplier=0.125),
     ...     stage_blocks=(1, 1, 1, 1), stage_widths=(64, 128, 256, 512), stem="cifar",
     ...     name="sresnet10_cifar")
+    >>> registry.build("sresnet10_cifar", num_classes=10).count_params() > 4_000_000
+    True
+    >>> registry.unregister("sresnet10_cifar")
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(f"Architecture names are lower case [a-z0-9_] starting with a letter, got {name!r}.")

@@ -219,6 +219,7 @@ def sresnet34(**kwargs):
     As :func:`sresnet18` otherwise; 21,797,672 trainable parameters at 1000 classes
     (torchvision ``resnet34``).
 
+    >>> import keras_trt
     >>> model = keras_trt.models.sresnet34(timesteps=2)      # ImageNet, 224x224, 1000 classes
     """
     kwargs.setdefault("name", "sresnet34")
@@ -231,6 +232,7 @@ def sew_resnet18(**kwargs):
     ``sew_function="and"`` / ``"iand"`` select the other connections. Same parameters as
     :func:`sresnet18` (the SEW downsampling neuron has none).
 
+    >>> import keras_trt
     >>> model = keras_trt.models.sew_resnet18(num_classes=10, stem="cifar")
     """
     kwargs.setdefault("name", "sew_resnet18")
@@ -241,6 +243,7 @@ def sew_resnet18(**kwargs):
 def sew_resnet34(**kwargs):
     """SEW-ResNet-34 (SpikingJelly ``sew_resnet34``, ``cnf="ADD"``), the SEW paper's ImageNet net.
 
+    >>> import keras_trt
     >>> model = keras_trt.models.sew_resnet34(timesteps=4)   # ImageNet, 1000 classes
     """
     kwargs.setdefault("name", "sew_resnet34")
@@ -256,6 +259,7 @@ def sresnet19(**kwargs):
     projection shortcuts), global average pooling, a spiking hidden layer ``fc1`` of 256
     units, and the classifier (TET's ``fc2``). Defaults: 32x32x3 input, 10 classes.
 
+    >>> import keras_trt
     >>> model = keras_trt.models.sresnet19(num_classes=100, timesteps=2)
     """
     kwargs.setdefault("name", "sresnet19")
@@ -273,6 +277,7 @@ def sresnet20(**kwargs):
     zero-padding, the same shortcut as every other ResNet here. (Some SNN papers call a wider,
     VGG-like network "ResNet-20"; this is not that one.) Defaults: 32x32x3 input, 10 classes.
 
+    >>> import keras_trt
     >>> model = keras_trt.models.sresnet20(timesteps=4)
     """
     kwargs.setdefault("name", "sresnet20")

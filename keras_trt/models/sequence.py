@@ -32,6 +32,7 @@ def spiking_mlp(
         reverse_at: ``"input"`` (default) or ``"layer1"``, ``"layer2"``, ... (after that
             layer's neuron).
 
+    >>> import keras_trt
     >>> model = keras_trt.models.build("smlp", input_shape=(20, 6), num_classes=4)
     >>> model.compile("adam", metrics=["accuracy"], trt=keras_trt.TRTConfig())
     """

@@ -35,6 +35,7 @@ def spiking_cnn(
     Its stride-2 convolutions use Keras ``"same"`` padding (not PyTorch's symmetric padding):
     this network is not an import target.
 
+    >>> import keras_trt
     >>> model = keras_trt.models.spiking_cnn((8, 8, 1), 10, timesteps=4)
     >>> model.compile("adam", metrics=["accuracy"], trt=keras_trt.TRTConfig())
     """

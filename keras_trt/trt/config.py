@@ -34,6 +34,8 @@ class TRTConfig:
         stop_gradient_target: the target distribution of the KL term gets no gradient
             (classic distillation); with ``symmetric_kl`` each direction stops its own target.
 
+    >>> import keras_trt
+    >>> model = keras_trt.models.build("smlp", input_shape=(20, 6), num_classes=4)
     >>> model.compile(optimizer="adam", trt=keras_trt.TRTConfig(star_weight=0.5))
     """
 

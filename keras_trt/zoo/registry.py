@@ -19,19 +19,19 @@ Card schema (``card.json``; only ``name`` is required, unknown keys are kept)::
 
     {
       "schema_version": 1,
-      "name": "lif-mlp-mnist",              # must be unique; [A-Za-z0-9][A-Za-z0-9._-]*
-      "architecture": "lif_mlp",            # name for keras_trt.models.build
-      "build": {"num_classes": 10},         # kwargs for keras_trt.models.build
-      "dataset": "mnist",
-      "timesteps": 4,
+      "name": "sresnet20-mnist-t2",         # must be unique; [A-Za-z0-9][A-Za-z0-9._-]*
+      "architecture": "sresnet20",          # name for keras_trt.models.build
+      "build": {"num_classes": 10, "timesteps": 2, "input_shape": [28, 28, 1], "width_multiplier": 0.5},
+      "dataset": "mnist-5k",
+      "timesteps": 2,
       "num_classes": 10,
       "input_shape": [28, 28, 1],
-      "parameters": 109386,                 # optional, shown by list()
-      "size_bytes": 445123,                 # optional, total preset size, shown by list()
-      "hub": {"repo": "org/lif-mlp-mnist", "revision": "<40-hex commit>"} | null,
+      "parameters": 68642,                  # optional, shown by list()
+      "size_bytes": 1363278,                # optional, total preset size, shown by list()
+      "hub": {"repo": "org/sresnet20-mnist-t2", "revision": "<40-hex commit>"} | null,
       "files": {"metadata.json": "<sha256>", "config.json": "<sha256>", ...},   # the trust anchor
-      "metrics": {"accuracy": 0.981},
-      "recipe": "lif-mlp-mnist",           # a training/recipes name: python -m training.train <recipe>
+      "metrics": {"accuracy": 0.606},
+      "recipe": "sresnet20-mnist-t2",      # a training/recipes name: python -m training.train <recipe>
       "license": "apache-2.0",
       "published": true,                    # weights are downloadable from "hub"
       "notes": "free text: how the weights were obtained, how to convert a PyTorch checkpoint..."
@@ -230,7 +230,8 @@ def names() -> list[str]:
 def unknown_name_error(name: str, *, hint: str = "") -> UnknownModelError:
     """Build the :class:`UnknownModelError` for ``name``, listing close matches.
 
-    >>> print(unknown_name_error("resnet"))  # doctest: +SKIP
+    >>> print(unknown_name_error("sresnet20-mnist"))
+    Unknown zoo model 'sresnet20-mnist'. Did you mean: 'sresnet20-mnist-t2'...
     """
     known = sorted(_collect()[0])
     lowered = {n.lower(): n for n in known}
@@ -252,9 +253,9 @@ def unknown_name_error(name: str, *, hint: str = "") -> UnknownModelError:
 def get(name: str) -> Entry:
     """The :class:`Entry` registered as ``name``; :class:`UnknownModelError` (with suggestions) if none.
 
-    >>> get("no-such-model")  # doctest: +SKIP
+    >>> get("no-such-model")
     Traceback (most recent call last):
-    UnknownModelError: Unknown zoo model 'no-such-model'. ...
+    keras_trt.zoo.errors.UnknownModelError: Unknown zoo model 'no-such-model'. ...
     """
     found, broken = _collect()
     if name in found:
@@ -462,7 +463,8 @@ def info(name: str, show: bool = True) -> dict:
     card folder, if any), ``origin`` and ``load`` (the call that loads it).
 
     >>> from keras_trt import zoo
-    >>> zoo.info("lif-mlp-mnist")    # doctest: +SKIP
+    >>> zoo.info("smlp-basicmotions-t20", show=False)["weights"]
+    'local'
     """
     entry = get(name)
     data = copy.deepcopy(entry.card)

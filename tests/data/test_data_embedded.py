@@ -12,6 +12,8 @@ from keras_trt.data import (
     normalize_unit_sphere,
 )
 
+pytestmark = pytest.mark.backend_independent
+
 
 def _rows_sorted(a):
     a = a.reshape(len(a), -1)

@@ -15,6 +15,8 @@ from keras_trt.data import (
     events_to_frames,
 )
 
+pytestmark = pytest.mark.backend_independent
+
 
 def _examples(builder, split):
     out = {}

@@ -15,6 +15,9 @@ from keras_trt.data import (
     slice_events,
 )
 
+pytestmark = pytest.mark.backend_independent
+
+
 # ----------------------------------------------------------------------------- AEDAT 3.1
 
 

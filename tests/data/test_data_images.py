@@ -26,6 +26,9 @@ from keras_trt.data import (
 )
 from keras_trt.data.images import decode_random_resized_crop
 
+pytestmark = pytest.mark.backend_independent
+
+
 # ----------------------------------------------------------------------------- ops
 
 

@@ -20,6 +20,9 @@ from keras_trt.data import (
     sample_surface,
 )
 
+pytestmark = pytest.mark.backend_independent
+
+
 NAMES = ["airplane", "bathtub", "bed"]
 
 

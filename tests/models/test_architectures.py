@@ -137,6 +137,7 @@ def reloaded(saved):
     return results
 
 
+@pytest.mark.backend_independent
 def test_registry_lists_the_families():
     assert {"sresnet18", "sresnet34", "sresnet19", "sresnet20", "sew_resnet34", "svgg11", "vggsnn",
             "spointnet", "spiking_cnn"} <= set(ARCHS)

@@ -35,6 +35,7 @@ def _basic_blocks(stem_kernel, stem, stages, widths, classes, head=()):
     return total + channels * classes + classes
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize(
     "name, expected",
     [
@@ -52,6 +53,7 @@ def test_imagenet_resnets_have_torchvision_parameter_counts(name, expected):
     assert expected == _basic_blocks(7, 64, *layout, 1000)
 
 
+@pytest.mark.backend_independent
 def test_cifar_resnets_parameter_counts():
     assert _trainable(build("sresnet18_cifar")) == _basic_blocks(3, 64, *models.resnet._RESNET18, 10)
     # TET's ResNet-19: 128-256-512, [3, 3, 2], fc1 256, fc2 = classifier.
@@ -90,11 +92,13 @@ def test_every_reversal_point_builds_a_valid_trt_model(name):
         small_model(name, reverse_at="stage9")
 
 
+@pytest.mark.backend_independent
 def test_reverse_at_error_suggests_the_close_name():
     with pytest.raises(ValueError, match="Did you mean 'stage2'"):
         small_model("sresnet18_cifar", reverse_at="stage_2")
 
 
+@pytest.mark.backend_independent
 def test_stem_reversal_sits_after_the_imagenet_max_pool():
     model = small_model("sresnet18")
     parent = model.get_layer("reversal")._inbound_nodes[0].parent_nodes[0].operation
@@ -104,6 +108,7 @@ def test_stem_reversal_sits_after_the_imagenet_max_pool():
 # --- errors that name the fix ----------------------------------------------------------------------
 
 
+@pytest.mark.backend_independent
 def test_unknown_architecture_suggests_close_names():
     with pytest.raises(ValueError, match=r"Unknown architecture 'sresnet43'.*Did you mean 'sresnet34'"):
         models.build("sresnet43")
@@ -111,6 +116,7 @@ def test_unknown_architecture_suggests_close_names():
         models.get_architecture("not-a-net")
 
 
+@pytest.mark.backend_independent
 def test_unknown_argument_suggests_close_names():
     with pytest.raises(TypeError, match=r"'num_clases' \(did you mean 'num_classes'\?\)"):
         models.build("sresnet18_cifar", num_clases=10)
@@ -118,6 +124,7 @@ def test_unknown_argument_suggests_close_names():
         models.sresnet20(detach=True)
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True, "10"])
 def test_num_classes_must_be_positive(bad):
     for name in ("sresnet18_cifar", "svgg11", "vggsnn", "spointnet", "spiking_cnn"):
@@ -125,6 +132,7 @@ def test_num_classes_must_be_positive(bad):
             models.build(name, num_classes=bad)
 
 
+@pytest.mark.backend_independent
 def test_too_small_input_names_the_minimum_and_the_fix():
     with pytest.raises(ValueError, match=r"downsamples by 32(.|\n)*at least 32(.|\n)*stem='cifar'"):
         models.sresnet18(input_shape=(16, 16, 3))
@@ -142,6 +150,7 @@ def test_too_small_input_names_the_minimum_and_the_fix():
         models.spiking_pointnet(input_shape=(1024, 6))
 
 
+@pytest.mark.backend_independent
 def test_other_option_errors():
     with pytest.raises(ValueError, match="stem must be one of"):
         models.sresnet18(stem="tiny")
@@ -166,6 +175,7 @@ def test_other_option_errors():
 # --- options ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.backend_independent
 def test_neuron_options_reach_every_neuron():
     model = small_model(
         "sew_resnet18_cifar", neuron="plif", tau=3.0, v_threshold=0.5, v_reset=None,
@@ -180,12 +190,14 @@ def test_neuron_options_reach_every_neuron():
     assert all(l.detach_reset and type(l.surrogate).__name__ == "ATan" and l.tau == 2.0 for l in defaults)
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("function", ["add", "and", "iand"])
 def test_sew_functions(function):
     model = small_model("sew_resnet18_cifar", sew_function=function)
     assert model.get_layer("layer1_0_sew").__class__.__name__ == {"add": "Add", "and": "Multiply", "iand": "Subtract"}[function]
 
 
+@pytest.mark.backend_independent
 def test_stride_two_convolutions_pad_like_pytorch():
     """Explicit symmetric padding before every stride-2 conv, 'valid' convolution after it."""
     model = small_model("sresnet18")
@@ -200,6 +212,7 @@ def test_stride_two_convolutions_pad_like_pytorch():
             assert (inner.epsilon, inner.momentum) == (1e-5, 0.9)
 
 
+@pytest.mark.backend_independent
 def test_width_multiplier_scales_every_width():
     model = small_model("sresnet18_cifar", width_multiplier=0.5)
     assert model.get_layer("conv1").layer.filters == 32
@@ -209,6 +222,7 @@ def test_width_multiplier_scales_every_width():
 # --- registry API -------------------------------------------------------------------------------------
 
 
+@pytest.mark.backend_independent
 def test_register_build_and_unregister_a_new_architecture():
     def tiny(**kwargs):
         return models.spiking_resnet((1, 1), (8, 16), stem="cifar", **kwargs)
@@ -233,6 +247,7 @@ def test_register_build_and_unregister_a_new_architecture():
     assert "tiny_resnet" not in models.list_architectures()
 
 
+@pytest.mark.backend_independent
 def test_every_entry_has_a_description_and_builds_its_defaults_lazily():
     for name in models.list_architectures():
         arch = models.get_architecture(name)
@@ -240,6 +255,7 @@ def test_every_entry_has_a_description_and_builds_its_defaults_lazily():
         assert arch.defaults.get("name", name) == name
 
 
+@pytest.mark.backend_independent
 def test_neuron_factory_validates_early():
     with pytest.raises(ValueError, match="v_reset"):
         blocks.neuron_factory(v_reset=2.0, v_threshold=1.0)

@@ -159,6 +159,7 @@ def test_round_trip_between_two_models_and_file_formats(tmp_path):
     assert "loaded=" in str(report)
 
 
+@pytest.mark.backend_independent
 def test_missing_and_unexpected_keys_name_the_keys():
     model = _small()
     state = torch_resnet_state_dict(model)
@@ -171,12 +172,14 @@ def test_missing_and_unexpected_keys_name_the_keys():
     assert report.unexpected == ["layer1.0.conv3.weight"]
 
 
+@pytest.mark.backend_independent
 def test_depth_mismatch_hint():
     state = torch_resnet_state_dict(_small("sresnet18_cifar"))
     with pytest.raises(KeyError, match=r"\[2, 2, 2, 2\] blocks per stage, the model \[3, 4, 6, 3\]"):
         load_torch_resnet(_small("sresnet34_cifar"), state)
 
 
+@pytest.mark.backend_independent
 def test_neuron_type_hint():
     state = torch_resnet_state_dict(_small(neuron="plif"))
     assert "layer1.0.sn1.w" in state
@@ -184,6 +187,7 @@ def test_neuron_type_hint():
         load_torch_resnet(_small(), state)
 
 
+@pytest.mark.backend_independent
 def test_shape_errors_name_the_key_and_fix_and_write_nothing():
     model = _small()
     before = _weights(model)
@@ -213,12 +217,14 @@ def test_num_classes_mismatch_and_skip_classifier():
     )
 
 
+@pytest.mark.backend_independent
 def test_resnet19_head_maps_to_fc1_fc2():
     mapping = torch_resnet_key_map(_small("sresnet19"))
     assert {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"} <= set(mapping)
     assert "fc.weight" not in mapping
 
 
+@pytest.mark.backend_independent
 def test_bad_inputs():
     with pytest.raises(ValueError, match="not a ResNet"):
         torch_resnet_key_map(_small("spiking_cnn", input_shape=(8, 8, 1), width_multiplier=1.0))

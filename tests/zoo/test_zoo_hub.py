@@ -11,6 +11,9 @@ import pytest
 from zoo_helpers import make_model, predict
 from keras_trt import zoo
 
+pytestmark = pytest.mark.backend_independent
+
+
 REPO = "keras-trt-tests/tiny-snn"
 
 

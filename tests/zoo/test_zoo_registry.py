@@ -15,6 +15,8 @@ from keras_trt import zoo
 from keras_trt.zoo import registry
 from training import publish as publish_mod
 
+pytestmark = pytest.mark.backend_independent
+
 
 def _write_card(folder, **card):
     folder.mkdir(parents=True, exist_ok=True)
