@@ -113,17 +113,34 @@ def _run_snippet(source, heading):
 
 
 def test_every_readme_snippet_is_tested():
-    assert set(BLOCKS) == {"Quick tour", "Model zoo"}, "a new README snippet: add a test that runs it"
+    assert set(BLOCKS) == {"Quick tour", "My SNN predicts one class", "Model zoo", "Your own surrogates"}, (
+        "a new README snippet: add a test that runs it"
+    )
 
 
-def test_readme_quick_tour(scratch):
+def test_readme_quick_tour_then_the_silence_tools(scratch):
     ns = _run_snippet(BLOCKS["Quick tour"], "Quick tour")
     model, x_test = ns["model"], ns["x_test"]
     assert model.output_shape == (None, 10)
     assert model.predict(x_test, verbose=0).shape == (len(x_test), 10)
-    # Ten epochs on the digits learn them (chance is 0.1).
+    # Three epochs on the digits learn them (chance is 0.1), and the model fires at inference.
     accuracy = model.evaluate(x_test, ns["y_test"], verbose=0, return_dict=True)["accuracy"]
     assert accuracy > 0.5, accuracy
+    # The silence section's snippet continues the quick tour's session, as a reader would.
+    exec(compile(BLOCKS["My SNN predicts one class"], "README.md (My SNN predicts one class)", "exec"), ns)
+    assert not ns["report"].silent
+
+
+def test_readme_custom_surrogate(scratch, tmp_path):
+    import keras
+
+    ns = _run_snippet(BLOCKS["Your own surrogates"], "Your own surrogates")
+    inp = keras.Input((4, 3))
+    model = keras.Model(inp, ns["lif"](inp))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert type(loaded.layers[-1].surrogate).__name__ == "FastSigmoid"
+    assert loaded.layers[-1].surrogate.slope == 10.0
 
 
 def test_readme_model_zoo(scratch, monkeypatch):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -80,7 +79,9 @@ def test_unpublished_entry_explains_how_to_get_weights(isolated_registry, monkey
         calls.append((architecture, kwargs))
         return make_model(num_classes=kwargs["num_classes"])
 
-    monkeypatch.setitem(sys.modules, "keras_trt.models", types.SimpleNamespace(build=build))
+    import keras_trt.models
+
+    monkeypatch.setattr(keras_trt.models, "build", build)
     model = zoo.load("sew-resnet18-imagenet", weights=False)
     assert calls == [("sew_resnet18", {"num_classes": 1000, "timesteps": 4})]
     assert model.output_shape == (None, 1000)
