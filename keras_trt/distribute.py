@@ -197,6 +197,25 @@ def check_last_batch(num_samples, batch_size, what="data"):
         )
 
 
+def process_count():
+    """The number of processes (hosts) taking part in the training: 1 unless multi-host.
+
+    >>> process_count()
+    1
+    """
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.process_count()
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        resolver = getattr(tf.distribute.get_strategy(), "cluster_resolver", None)
+        if resolver is not None and resolver.cluster_spec().jobs:
+            return sum(resolver.cluster_spec().num_tasks(job) for job in resolver.cluster_spec().jobs)
+    return 1
+
+
 def replicas_in_sync():
     """The number of replicas whose gradients are summed by a ``tf.distribute`` strategy (1
     outside one, and on JAX/torch, whose losses are computed over the global batch)."""
