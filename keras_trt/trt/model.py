@@ -51,6 +51,7 @@ class TRTModel(keras.Model):
 
     trt_config = None
     _trt_trackers = ()
+    _consistency_loss = None
 
     def compile(self, optimizer="rmsprop", loss=None, *args, trt=None, **kwargs):
         """As ``keras.Model.compile``, plus ``trt``: a TRTConfig, a dict of its fields, True
