@@ -75,12 +75,8 @@ def data_parallel(devices=None, *, batch_size=None, multi_host=False):
         multi_host: run across processes/hosts (see the module docstring for the setup).
 
     Yields a :class:`DataParallelSetup`. Create (or load) the model inside the block: JAX lays
-    out the variables when they are created, and TF creates them mirrored only in its scope.
-
-    >>> with data_parallel(1, batch_size=32) as setup:                 # doctest: +SKIP
-    ...     model = keras_trt.models.build("smlp", num_classes=4, timesteps=20, input_shape=(6,))
-    ...     model.compile("adam", trt=keras_trt.TRTConfig())
-    ...     model.fit(x, y, batch_size=32)
+    out the variables when they are created, and TF creates them mirrored only in its scope:
+    ``with data_parallel(8, batch_size=256): model = ...; model.compile(...); model.fit(...)``.
     """
     backend = keras.backend.backend()
     if batch_size is not None and devices is not None:  # refused before anything starts

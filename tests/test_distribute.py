@@ -55,6 +55,7 @@ def test_two_devices_equal_one_device_for_a_trt_model_with_batch_norm(tmp_path):
     np.testing.assert_allclose(many_logs[:, keys.index("loss")], total, rtol=1e-5)
 
 
+@pytest.mark.backend_independent
 def test_train_cli_refuses_an_uneven_batch_before_starting(tmp_path, capsys):
     from training import train
 
@@ -64,6 +65,7 @@ def test_train_cli_refuses_an_uneven_batch_before_starting(tmp_path, capsys):
     assert not (tmp_path / "odd").exists()  # nothing was written
 
 
+@pytest.mark.backend_independent
 def test_per_device_batch_refuses_what_does_not_split():
     assert distribute.per_device_batch(256, 8) == 32
     with pytest.raises(distribute.DistributeError, match="Use a multiple of 8 .*--batch-size 96 or 104"):

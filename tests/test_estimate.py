@@ -4,6 +4,8 @@ import pytest
 
 from training import estimate
 
+pytestmark = pytest.mark.backend_independent
+
 
 def test_extrapolation_by_hand():
     gib = 2**30
