@@ -36,7 +36,10 @@ def _metadata(handle):
         with open(path) as f:
             return json.load(f)
     from keras_trt import zoo
+    from keras_trt.zoo import hub
 
+    if hub.is_hf_handle(handle):  # the Hub preset's verified metadata (cached by zoo.load)
+        return hub.fetch_preset(*hub.parse_hf_handle(handle), weights=False)[1]
     try:
         return zoo.info(handle, show=False)
     except Exception:  # not a registered name either: nothing stated to compare with

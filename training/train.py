@@ -33,6 +33,10 @@ def _parse(argv):
     parser.add_argument("--data-dir", help="dataset folder for recipes whose data must be downloaded")
     parser.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     parser.add_argument("--verbose", default="auto", help="Keras fit verbosity: auto, 0, 1 or 2")
+    parser.add_argument("--devices", type=int, help="data parallelism over N devices (JAX, TensorFlow); "
+                        "the batch size is the global batch, split evenly across them")
+    parser.add_argument("--multi-host", action="store_true", help="data parallelism across hosts (JAX: "
+                        "KERAS_DISTRIBUTION_* variables; TF: TF_CONFIG), over all their devices by default")
     return parser.parse_args(argv)
 
 
@@ -121,9 +125,22 @@ def _callbacks():
 
 
 def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, data_dir=None,
-          restart=False, verbose="auto", extra_callbacks=(), save_preset=True):
-    """Runs ``recipe`` and returns the result dict (also written to ``output/result.json``)."""
+          restart=False, verbose="auto", extra_callbacks=(), save_preset=True, devices=None,
+          multi_host=False):
+    """Runs ``recipe`` and returns the result dict (also written to ``output/result.json``).
+
+    ``devices``: train data-parallel on that many devices, ``multi_host``: across hosts (see
+    ``keras_trt.distribute``)."""
     import keras
+
+    if devices is not None or multi_host:
+        from keras_trt import distribute
+
+        with distribute.data_parallel(devices, batch_size=batch_size or recipe.batch_size,
+                                      multi_host=multi_host):
+            return train(recipe, output=output, epochs=epochs, batch_size=batch_size, seed=seed,
+                         trt=trt, data_dir=data_dir, restart=restart, verbose=verbose,
+                         extra_callbacks=extra_callbacks, save_preset=save_preset)
 
     import keras_trt
     from training import datasets
@@ -138,6 +155,7 @@ def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, dat
                backend=keras.backend.backend())
     data = datasets.load(recipe.dataset, batch_size=batch_size, seed=seed, augment=recipe.augment,
                          timesteps=recipe.timesteps, data_dir=data_dir, **recipe.dataset_kwargs)
+    _check_last_batches(data, batch_size)
 
     ckpt = output / "checkpoint"
     initial_epoch = 0
@@ -246,6 +264,21 @@ def _interrupted_message(output):
             "run the same command to resume.")
 
 
+def _check_last_batches(data, batch_size):
+    from keras_trt import distribute
+
+    if hasattr(data.train, "epoch") and distribute.process_count() > 1:
+        raise distribute.DistributeError(
+            f"{data.name} is held in memory, and every host would feed all of it: multi-host "
+            "training is for the tf.data recipes (ImageNet, CIFAR, DVS, ModelNet40). Train "
+            "in-memory recipes on one host (--devices N)."
+        )
+    if hasattr(data.train, "x"):
+        distribute.check_last_batch(len(data.train.x), batch_size, "training")
+    if isinstance(data.test, tuple):
+        distribute.check_last_batch(len(data.test[0]), batch_size, "held-out")
+
+
 def evaluate_model(model, test, batch_size):
     """``model.evaluate`` on ``(x, y)`` arrays or a tf.data set; floats by metric name."""
     if isinstance(test, tuple):
@@ -306,10 +339,15 @@ def main(argv=None):
 
     verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
     output = args.output or default_output(recipe.name, keras.backend.backend(), args.seed, not args.no_trt)
+    from keras_trt.distribute import DistributeError
+
     try:
         return train(recipe, output=output, epochs=args.epochs, batch_size=args.batch_size,
                      seed=args.seed, trt=not args.no_trt, data_dir=args.data_dir,
-                     restart=args.restart, verbose=verbose)
+                     restart=args.restart, verbose=verbose, devices=args.devices,
+                     multi_host=args.multi_host)
+    except DistributeError as err:  # before training starts
+        raise SystemExit(f"error: {err}") from None
     except KeyboardInterrupt:
         print(_interrupted_message(output), file=sys.stderr)
         raise SystemExit(130) from None

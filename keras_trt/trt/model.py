@@ -15,7 +15,7 @@ they all call, so one piece of code serves the three backends:
 import keras
 from keras import ops
 
-from keras_trt import temporal
+from keras_trt import distribute, temporal
 from keras_trt.trt import config as config_lib
 from keras_trt.trt import data_checks
 from keras_trt.trt import loss as loss_lib
@@ -51,6 +51,7 @@ class TRTModel(keras.Model):
 
     trt_config = None
     _trt_trackers = ()
+    _consistency_loss = None
 
     def compile(self, optimizer="rmsprop", loss=None, *args, trt=None, **kwargs):
         """As ``keras.Model.compile``, plus ``trt``: a TRTConfig, a dict of its fields, True
@@ -67,13 +68,14 @@ class TRTModel(keras.Model):
         object.__setattr__(self, "trt_config", trt)
         trackers = () if trt is None else tuple(keras.metrics.Mean(name=n) for n in COMPONENTS)
         object.__setattr__(self, "_trt_trackers", trackers)
+        object.__setattr__(self, "_consistency_loss", None if trt is None else _ConsistencyLoss(trt))
 
     @property
     def metrics(self):
         return super().metrics + list(self._trt_trackers)
 
     def train_step(self, *args, **kwargs):
-        with temporal.trt_branches(self.trt_config is not None):
+        with temporal.trt_branches(self.trt_config is not None), distribute.synchronized_batch_norm(self):
             return super().train_step(*args, **kwargs)
 
     def _branches(self, y_pred):
@@ -92,7 +94,9 @@ class TRTModel(keras.Model):
         # The compiled loss of the original branch, plus regularisation losses, once.
         task = super().compute_loss(x, y, o, sample_weight, training=training)
         reversed_ = self._compile_loss(y, o_rev, sample_weight)
-        kl = loss_lib.batch_mean(loss_lib.consistency(o, o_rev, cfg), sample_weight)
+        # A keras Loss, so that it is reduced (and scaled per replica under tf.distribute) the
+        # way the compiled loss is; a plain mean would count N times after the replica sum.
+        kl = self._consistency_loss(o, o_rev, sample_weight)
         star = self._compile_loss(y, branches[2], sample_weight) if self._has_star else 0.0 * kl
         total = (
             task
@@ -100,8 +104,10 @@ class TRTModel(keras.Model):
             + cfg.consistency_weight * kl
             + cfg.star_weight * star
         )
+        # Logged as Keras logs its loss: undo the per-replica scaling, weight by the batch.
+        batch = ops.shape(o)[0]
         for tracker, value in zip(self._trt_trackers, (task, reversed_, kl, star)):
-            tracker.update_state(value)
+            tracker.update_state(distribute.unscale_loss(value), sample_weight=batch)
         return total
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
@@ -232,6 +238,17 @@ class TRTModel(keras.Model):
                 f"axis but it stacks {batch}. The TemporalReversal must come before the "
                 "StarProduct, and the classifier must follow the StarProduct."
             )
+
+
+class _ConsistencyLoss(keras.losses.Loss):
+    """The TRT consistency term ``temperature^2 * KL`` as a Keras loss (``y_true`` = O, ``y_pred`` = O_rev)."""
+
+    def __init__(self, config):
+        super().__init__(name="consistency_loss", reduction="sum_over_batch_size")
+        self.config = config
+
+    def call(self, y_true, y_pred):
+        return loss_lib.consistency(y_true, y_pred, self.config)
 
 
 def _rank_hint(got, want, temporal_input):
