@@ -86,7 +86,8 @@ def test_unpublished_entry_explains_how_to_get_weights(isolated_registry, monkey
     assert calls == [("sew_resnet18", {"num_classes": 1000, "timesteps": 4})]
     assert model.output_shape == (None, 1000)
     model = zoo.load("sew-resnet18-imagenet", weights=False, num_classes=10, freeze_backbone=True)
-    assert calls[-1] == ("sew_resnet18", {"num_classes": 10, "timesteps": 4})
+    assert calls[-1] == ("sew_resnet18", {"num_classes": 1000, "timesteps": 4})  # then the head is swapped
+    assert model.output_shape == (None, 10)
     assert {w.path for w in model.trainable_weights} == {"classifier/kernel", "classifier/bias"}
 
 

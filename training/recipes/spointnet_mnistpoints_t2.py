@@ -7,9 +7,9 @@ from training.recipe import Recipe
 
 RECIPE = Recipe(
     name="spointnet-mnistpoints-t2", dataset="mnist_points", architecture="spointnet",
-    timesteps=2, epochs=40, batch_size=64, optimizer="adam", learning_rate=3e-3,
+    timesteps=2, epochs=30, batch_size=64, optimizer="adam", learning_rate=3e-3,
     weight_decay=1e-4, schedule="cosine", augment=True, runs_here=True,
-    build=dict(width_multiplier=0.25, input_transform=False), dataset_kwargs=dict(num_points=128),
-    description="Spiking PointNet (1/4 width, no T-Net) on MNIST point clouds (128 points), TRT "
+    build=dict(width_multiplier=0.5, input_transform=False), dataset_kwargs=dict(num_points=128),
+    description="Spiking PointNet (1/2 width, no T-Net) on MNIST point clouds (128 points), TRT "
     "with reversal after the first spiking layer, T=2.",
 )
