@@ -114,19 +114,21 @@ def _run_arm(recipe, arm, seed, epochs, folder, data_dir, verbose):
     from training.train import train
 
     folder.mkdir(parents=True, exist_ok=True)
-    spec = dict(dataclasses.asdict(arm), seed=seed, epochs=epochs)
+    variant = recipe.replace(trt=arm.trt if arm.trt is not None else recipe.trt,
+                             build=dict(recipe.build, **arm.build))
+    # Everything that defines the run (JSON-normalised: tuples become lists).
+    spec = json.loads(json.dumps(dict(dataclasses.asdict(arm), seed=seed, epochs=epochs,
+                                      recipe=dataclasses.asdict(variant))))
     spec_path = folder / "arm.json"
     if spec_path.exists() and json.loads(spec_path.read_text()) != spec:
         raise SystemExit(
-            f"{folder} holds a run of another arm or setting ({spec_path.read_text().strip()}); "
-            "use another --output or delete that folder."
+            f"{folder} holds a run of another arm or recipe setting; use another --output or "
+            "delete that folder."
         )
     spec_path.write_text(json.dumps(spec, indent=2))
     done = folder / "result.json"
     if done.exists() and json.loads(done.read_text()).get("epochs") == epochs:
         return json.loads(done.read_text())
-    variant = recipe.replace(trt=arm.trt if arm.trt is not None else recipe.trt,
-                             build=dict(recipe.build, **arm.build))
     return train(variant, output=folder, epochs=epochs, seed=seed, trt=arm.trt is not None,
                  data_dir=data_dir, verbose=verbose, save_preset=False)
 
@@ -146,7 +148,8 @@ def _probe(folder, test, batch_size):
 
 
 def run(recipe, seeds, output, arms, epochs=None, data_dir=None, verbose=0, probe=True):
-    """Trains (or reuses) every arm for seeds ``0..seeds-1``; returns the comparison dict."""
+    """Trains (or reuses) every arm for seeds ``0..seeds-1`` (or the seeds in the iterable
+    ``seeds``); returns the comparison dict."""
     import keras
 
     from training import datasets
@@ -161,7 +164,8 @@ def run(recipe, seeds, output, arms, epochs=None, data_dir=None, verbose=0, prob
         flops[arm.key] = training_flops(recipe, data, arm.build, trt=arm.trt is not None)
     flops_epochs = compute_matched_epochs(epochs, flops["trt"], training_flops(recipe, data, trt=False))
     runs = {arm.key: [] for arm in arms}
-    for seed in range(seeds):
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    for seed in seeds:
         by_key = {}
         for arm in arms:
             if arm.epochs == "recipe":
@@ -169,7 +173,7 @@ def run(recipe, seeds, output, arms, epochs=None, data_dir=None, verbose=0, prob
             elif arm.epochs == "flops":
                 n = flops_epochs
             elif arm.epochs == "seconds":
-                ratio = np.mean(by_key["trt"]["epoch_seconds"]) / np.mean(by_key["plain"]["epoch_seconds"])
+                ratio = np.median(by_key["trt"]["epoch_seconds"]) / np.median(by_key["plain"]["epoch_seconds"])
                 n = max(1, int(round(epochs * ratio)))
             else:
                 raise ValueError(f"unknown epochs rule {arm.epochs!r} of arm {arm.key}")
@@ -182,7 +186,7 @@ def run(recipe, seeds, output, arms, epochs=None, data_dir=None, verbose=0, prob
                 result["probe"] = _probe(folder, test, max(256, recipe.batch_size))
             by_key[arm.key] = result
             runs[arm.key].append(result)
-    return dict(recipe=recipe.name, epochs=epochs, seeds=seeds, backend=keras.backend.backend(),
+    return dict(recipe=recipe.name, epochs=epochs, seeds=len(seeds), backend=keras.backend.backend(),
                 dataset=data.name, n_train=n_train, n_test=int(len(_test_arrays(data)[1])),
                 arms=[dataclasses.asdict(a) for a in arms], flops_per_image=flops,
                 flops_matched_epochs=flops_epochs, runs=runs)
@@ -235,19 +239,23 @@ def page(recipe, result, command, image_names):
         "",
         "## Held-out accuracy per arm",
         "",
-        "| arm | epochs | training MFLOPs / image / epoch | accuracy (%) mean ± std | per seed | s / epoch |",
+        "| arm | epochs | training MFLOPs / image / epoch | accuracy (%) mean ± std | per seed | s / epoch (median) |",
         "|---|---|---|---|---|---|",
     ]
     for arm in arms:
         rs = runs[arm["key"]]
         acc = [100 * r["test"]["accuracy"] for r in rs]
-        secs = [np.mean(r["epoch_seconds"]) for r in rs if r["epoch_seconds"]]
+        secs = [np.median(r["epoch_seconds"]) for r in rs if r["epoch_seconds"]]
         secs = f"{np.mean(secs):.2f}" if secs else "n/a"
         lines.append(
             f"| {arm['label']} | {rs[0]['epochs']} | {result['flops_per_image'][arm['key']] / 1e6:.3g} | "
             f"{_pm(acc)} | {', '.join(f'{a:.1f}' for a in acc)} | {secs} |"
         )
     lines += [
+        "",
+        "Training FLOPs count the forward and backward multiply-adds of the convolution and Dense "
+        "layers (`benchmarks.keras_net.conv_flops`). Seconds depend on the machine and its load "
+        "at the time (these runs shared their CPU with other jobs); the FLOPs are exact.",
         "",
         f"## Paired differences (first minus second arm, {stats.TEST_NAME}, 95 % t interval)",
         "",
@@ -298,6 +306,15 @@ def _curves_by_arm(result):
         yield arm, result["runs"][arm["key"]]
 
 
+def _steady(seconds):
+    """Epoch durations with the first (which includes tracing and compiling the step) replaced
+    by the median of the others."""
+    seconds = list(seconds)
+    if len(seconds) > 1:
+        seconds[0] = float(np.median(seconds[1:]))
+    return seconds
+
+
 def plot(result, curves_path, compute_path):
     """Learning curves (accuracy per epoch) and accuracy against training FLOPs and seconds."""
     import matplotlib
@@ -329,9 +346,9 @@ def plot(result, curves_path, compute_path):
             label = arm["label"] if i == 0 else None
             a1.plot(per_epoch * np.arange(1, len(y) + 1) / 1e12, y, color=color, alpha=0.6, lw=1, label=label)
             if len(r["epoch_seconds"]) == len(y):
-                a2.plot(np.cumsum(r["epoch_seconds"]), y, color=color, alpha=0.6, lw=1, label=label)
+                a2.plot(np.cumsum(_steady(r["epoch_seconds"])), y, color=color, alpha=0.6, lw=1, label=label)
     a1.set(xlabel="training TFLOPs (forward + backward, conv/Dense)", ylabel="held-out accuracy (%)")
-    a2.set(xlabel=f"training seconds ({result['backend']}, CPU)")
+    a2.set(xlabel=f"training seconds ({result['backend']}, CPU; first epoch's compilation left out)")
     for a in (a1, a2):
         a.grid(alpha=0.3)
         a.legend(fontsize=8)
@@ -351,6 +368,9 @@ def main(argv=None):
                         help="add full-TRT arms with the reversal at these builder points")
     parser.add_argument("--wall-clock", action="store_true", help="add the plain arm at TRT's seconds")
     parser.add_argument("--no-probe", action="store_true", help="skip the perturbation/firing-rate probes")
+    parser.add_argument("--only-seeds", type=int, nargs="+", metavar="S",
+                        help="train just these seeds and write no page (to run seeds in parallel "
+                        "processes; a final call without it reuses them and writes the page)")
     parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"])
     parser.add_argument("--data-dir")
     parser.add_argument("--output", help="run folders (default runs/compare/<recipe>)")
@@ -366,6 +386,9 @@ def main(argv=None):
     recipe = recipes.get(args.recipe)
     arms = arms_for(recipe, args.ablation, args.reverse_at, args.wall_clock)
     output = Path(args.output or Path("runs") / "compare" / recipe.name)
+    if args.only_seeds:
+        return run(recipe, args.only_seeds, output, arms, epochs=args.epochs,
+                   data_dir=args.data_dir, verbose=args.verbose, probe=not args.no_probe)
     result = run(recipe, args.seeds, output, arms, epochs=args.epochs, data_dir=args.data_dir,
                  verbose=args.verbose, probe=not args.no_probe)
     result["comparisons"] = comparisons(result)

@@ -93,15 +93,15 @@ def main(argv=None):
         os.environ["KERAS_BACKEND"] = args.backend
     measured, stated = evaluate(args.preset, args.dataset, batch_size=args.batch_size,
                                 data_dir=args.data_dir, timesteps=args.timesteps)
-    if args.perturb:
-        _print_perturbations(perturbation_report(
-            args.preset, args.dataset, batch_size=args.batch_size, data_dir=args.data_dir,
-            timesteps=args.timesteps))
     print(f"{args.preset} on {args.dataset}: accuracy {measured['accuracy']:.4f}", end="")
+    print(" (the preset states no accuracy)" if stated is None else f" (stated {stated:.4f})")
+    if args.perturb:
+        measured["perturbations"] = perturbation_report(
+            args.preset, args.dataset, batch_size=args.batch_size, data_dir=args.data_dir,
+            timesteps=args.timesteps)
+        _print_perturbations(measured["perturbations"])
     if stated is None:
-        print(" (the preset states no accuracy)")
         return measured
-    print(f" (stated {stated:.4f})")
     if abs(measured["accuracy"] - stated) > args.tolerance:
         raise SystemExit(f"measured accuracy differs from the stated one by more than {args.tolerance}")
     return measured

@@ -8,7 +8,7 @@ from training.recipe import Recipe
 
 RECIPE = Recipe(
     name="smlp-japanesevowels-t16", dataset="japanese_vowels", architecture="smlp", timesteps=16,
-    epochs=40, batch_size=16, optimizer="adam", learning_rate=3e-3, schedule="cosine",
+    epochs=30, batch_size=32, optimizer="adam", learning_rate=3e-3, schedule="cosine",
     runs_here=True, build=dict(hidden=(64, 64)),
     description="Spiking MLP (64-64) on JapaneseVowels (16 steps x 12 channels), TRT with input "
     "reversal.",
