@@ -274,6 +274,7 @@ def test_japanese_vowels_loader_on_the_shipped_files():
         load_japanese_vowels(length=1)
 
 
+@once  # the CLI's wiring; the probes themselves are tested on every backend above
 def test_evaluate_reports_perturbations_of_a_zoo_model(capsys):
     from keras_trt import zoo
     from keras_trt.data import load_basic_motions
