@@ -1,121 +1,409 @@
-"""TRT versus the plain SNN on one recipe: ``python -m training.compare <recipe> --seeds N``.
+"""TRT against the plain SNN on one recipe, paired by seed: ``python -m training.compare <recipe>``.
 
-Trains the recipe with and without TRT for seeds 0..N-1 (same initial weights and batches for
-both arms of a seed), then writes ``comparison.md`` (mean ± std of held-out accuracy, time per
-epoch), ``comparison.json`` and ``curves.png`` (held-out accuracy per epoch, one line per run)
-into the output folder. Finished runs are reused, interrupted ones resume.
+    python -m training.compare smlp-basicmotions-t20 --seeds 5 --results-dir docs/results
+    python -m training.compare sresnet20-mnist-t2 --seeds 5 --ablation --reverse-at input stage1 stage2
 
-    python -m training.compare sresnet20-mnist-t2 --seeds 3
+For every seed ``0..N-1`` it trains these arms (with ``training.train``, so each arm of a seed
+starts from the same initial weights and sees the same batches in the same order):
+
+* ``trt``: the recipe as written (TRT, reversal where the recipe's builder puts it);
+* ``plain``: the plain SNN for the same number of epochs (equal epochs, as the paper compares);
+* ``plain-flops``: the plain SNN for as many epochs as give it the TRT arm's training FLOPs
+  (``benchmarks.keras_net.conv_flops``: forward and backward multiply-adds of the convolution and
+  Dense layers, the layers after the reversal counted twice under TRT and the classifier three
+  times), i.e. ``round(epochs * flops_trt / flops_plain)``;
+* with ``--wall-clock``, ``plain-seconds``: the plain SNN for as many epochs as TRT's measured
+  seconds of the same seed buy it (noisy on a shared machine);
+* with ``--ablation``: ``rev-cons`` (reversal and consistency, ``star_weight=0``) and ``star``
+  (star product only: ``reversal_weight=0``, ``consistency_weight=0``);
+* with ``--reverse-at P ...``: full TRT with the reversal at point ``P`` of the builder.
+
+Each trained model is then probed in inference mode (``training.probes``: accuracy on time-reversed
+sequences and with one step dropped or duplicated, original/reversed consistency, firing rate).
+The page ``<results-dir>/<recipe>.md`` reports each arm's mean ± std, the paired differences with
+their 95 % t intervals and paired t-test p-values, the probes, the learning curves
+(``<recipe>.png``) and held-out accuracy against training FLOPs and seconds
+(``<recipe>-compute.png``). Finished runs are reused and interrupted ones resume, so the same
+command continues an interrupted comparison or adds seeds.
 """
 
 import argparse
 import csv
+import dataclasses
 import json
+import math
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
-ARMS = (("TRT", True), ("plain SNN", False))
+from training import stats
 
 
-def run(recipe, seeds, output, epochs=None, verbose=2):
+@dataclasses.dataclass(frozen=True)
+class Arm:
+    """One arm: ``trt`` holds TRTConfig fields (None: the plain SNN); ``build`` overrides the
+    recipe's builder arguments; ``epochs`` is ``"recipe"``, ``"flops"`` or ``"seconds"``."""
+
+    key: str
+    label: str
+    trt: dict | None
+    build: dict = dataclasses.field(default_factory=dict)
+    epochs: str = "recipe"
+
+
+def arms_for(recipe, ablation=False, reverse_at=(), wall_clock=False):
+    """The arms to train for ``recipe`` (see the module docstring)."""
+    full = dict(recipe.trt or {})
+    arms = [Arm("trt", "TRT", full), Arm("plain", "plain SNN", None),
+            Arm("plain-flops", "plain SNN, TRT's training FLOPs", None, epochs="flops")]
+    if wall_clock:
+        arms.append(Arm("plain-seconds", "plain SNN, TRT's seconds", None, epochs="seconds"))
+    if ablation:
+        arms += [Arm("rev-cons", "TRT without star (star_weight=0)", dict(full, star_weight=0.0)),
+                 Arm("star", "star only (reversal_weight=0, consistency_weight=0)",
+                     dict(full, reversal_weight=0.0, consistency_weight=0.0))]
+    for point in reverse_at:
+        arms.append(Arm(f"trt-at-{point}", f"TRT, reversal at {point}", full, dict(reverse_at=point)))
+    return arms
+
+
+def compute_matched_epochs(epochs, flops_trt, flops_plain):
+    """Epochs of the plain SNN that cost what ``epochs`` TRT epochs cost (rounded, at least 1)."""
+    if flops_plain <= 0 or flops_trt <= 0:
+        raise ValueError(f"training FLOPs must be positive, got {flops_trt} and {flops_plain}.")
+    return max(1, int(round(epochs * flops_trt / flops_plain)))
+
+
+def training_flops(recipe, data, build=None, trt=True):
+    """Training FLOPs per image (forward + backward) of the recipe's model, with ``build`` overrides."""
+    import keras_trt
+    from benchmarks.keras_net import conv_flops
+
+    model = keras_trt.models.build(
+        recipe.architecture, num_classes=data.num_classes, timesteps=recipe.timesteps,
+        input_shape=tuple(data.input_shape), **dict(recipe.build, **(build or {})),
+    )
+    return float(conv_flops(model, trt))
+
+
+def _train_size(data, batch_size):
+    if hasattr(data.train, "x"):
+        return len(data.train.x)
+    from training.train import _steps
+
+    return _steps(data.train) * batch_size  # tf.data: whole batches (the last may be smaller)
+
+
+def _test_arrays(data):
+    if isinstance(data.test, tuple):
+        return data.test
+    xs, ys = zip(*((np.asarray(x), np.asarray(y)) for x, y in data.test.as_numpy_iterator()))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _log(folder):
+    with open(Path(folder) / "log.csv") as f:
+        rows = list(csv.DictReader(f))
+    return ([float(r["val_accuracy"]) for r in rows],
+            [float(r["epoch_seconds"]) for r in rows if r.get("epoch_seconds")])
+
+
+def _run_arm(recipe, arm, seed, epochs, folder, data_dir, verbose):
     from training.train import train
 
-    results = {label: [] for label, _ in ARMS}
-    for seed in range(seeds):
-        for label, trt in ARMS:
-            folder = Path(output) / f"{'trt' if trt else 'plain'}-seed{seed}"
-            done = folder / "result.json"
-            if done.exists() and json.loads(done.read_text()).get("epochs") == (epochs or recipe.epochs):
-                result = json.loads(done.read_text())
+    folder.mkdir(parents=True, exist_ok=True)
+    variant = recipe.replace(trt=arm.trt if arm.trt is not None else recipe.trt,
+                             build=dict(recipe.build, **arm.build))
+    # Everything that defines the run (JSON-normalised: tuples become lists).
+    spec = json.loads(json.dumps(dict(dataclasses.asdict(arm), seed=seed, epochs=epochs,
+                                      recipe=dataclasses.asdict(variant))))
+    spec_path = folder / "arm.json"
+    if spec_path.exists() and json.loads(spec_path.read_text()) != spec:
+        raise SystemExit(
+            f"{folder} holds a run of another arm or recipe setting; use another --output or "
+            "delete that folder."
+        )
+    spec_path.write_text(json.dumps(spec, indent=2))
+    done = folder / "result.json"
+    if done.exists() and json.loads(done.read_text()).get("epochs") == epochs:
+        return json.loads(done.read_text())
+    return train(variant, output=folder, epochs=epochs, seed=seed, trt=arm.trt is not None,
+                 data_dir=data_dir, verbose=verbose, save_preset=False)
+
+
+def _probe(folder, test, batch_size):
+    path = folder / "probe.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    import keras
+
+    from training.probes import robustness
+
+    model = keras.saving.load_model(folder / "checkpoint" / "model.keras")
+    probe = robustness(model, *test, batch_size=batch_size)
+    path.write_text(json.dumps(probe, indent=2))
+    return probe
+
+
+def run(recipe, seeds, output, arms, epochs=None, data_dir=None, verbose=0, probe=True):
+    """Trains (or reuses) every arm for seeds ``0..seeds-1`` (or the seeds in the iterable
+    ``seeds``); returns the comparison dict."""
+    import keras
+
+    from training import datasets
+
+    epochs = epochs or recipe.epochs
+    data = datasets.load(recipe.dataset, batch_size=recipe.batch_size, seed=0, augment=False,
+                         timesteps=recipe.timesteps, data_dir=data_dir, **recipe.dataset_kwargs)
+    test = _test_arrays(data) if probe else None
+    n_train = _train_size(data, recipe.batch_size)
+    flops = {}
+    for arm in arms:
+        flops[arm.key] = training_flops(recipe, data, arm.build, trt=arm.trt is not None)
+    flops_epochs = compute_matched_epochs(epochs, flops["trt"], training_flops(recipe, data, trt=False))
+    runs = {arm.key: [] for arm in arms}
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    for seed in seeds:
+        by_key = {}
+        for arm in arms:
+            if arm.epochs == "recipe":
+                n = epochs
+            elif arm.epochs == "flops":
+                n = flops_epochs
+            elif arm.epochs == "seconds":
+                ratio = np.median(by_key["trt"]["epoch_seconds"]) / np.median(by_key["plain"]["epoch_seconds"])
+                n = max(1, int(round(epochs * ratio)))
             else:
-                result = train(recipe, output=folder, epochs=epochs, seed=seed, trt=trt,
-                               verbose=verbose)
-            result["curve"] = _curve(folder / "log.csv")
-            results[label].append(result)
-    return results
+                raise ValueError(f"unknown epochs rule {arm.epochs!r} of arm {arm.key}")
+            folder = Path(output) / f"{arm.key}-seed{seed}"
+            print(f"[compare] {recipe.name} seed {seed}: {arm.key} ({n} epochs)", flush=True)
+            result = _run_arm(recipe, arm, seed, n, folder, data_dir, verbose)
+            curve, seconds = _log(folder)
+            result = dict(result, curve=curve, epoch_seconds=seconds)
+            if probe:
+                result["probe"] = _probe(folder, test, max(256, recipe.batch_size))
+            by_key[arm.key] = result
+            runs[arm.key].append(result)
+    return dict(recipe=recipe.name, epochs=epochs, seeds=len(seeds), backend=keras.backend.backend(),
+                dataset=data.name, n_train=n_train, n_test=int(len(_test_arrays(data)[1])),
+                arms=[dataclasses.asdict(a) for a in arms], flops_per_image=flops,
+                flops_matched_epochs=flops_epochs, runs=runs)
 
 
-def _curve(log_path):
-    with open(log_path) as f:
-        return [float(row["val_accuracy"]) for row in csv.DictReader(f)]
+def comparisons(result):
+    """Paired statistics: TRT against each plain arm, every other arm against the plain SNN."""
+    runs = result["runs"]
+
+    def acc(key):
+        return [100 * r["test"]["accuracy"] for r in runs[key]]
+
+    labels = {a["key"]: a["label"] for a in result["arms"]}
+    pairs = [("trt", "plain", "equal epochs")]
+    pairs += [("trt", k, "equal training FLOPs" if k == "plain-flops" else "equal wall-clock")
+              for k in ("plain-flops", "plain-seconds") if k in runs]
+    pairs += [(k, "plain", "equal epochs") for k in runs if k not in ("trt", "plain", "plain-flops", "plain-seconds")]
+    out = []
+    for a, b, basis in pairs:
+        s = stats.paired(acc(a), acc(b))
+        out.append(dict(s, a=a, b=b, a_label=labels[a], b_label=labels[b], basis=basis,
+                        verdict=stats.verdict(s, labels[a], labels[b])))
+    return out
 
 
-def summarize(recipe, results):
-    rows = []
-    for label, runs in results.items():
-        acc = np.array([r["test"]["accuracy"] for r in runs]) * 100
-        secs = np.array([np.mean(r["epoch_seconds"]) for r in runs if r["epoch_seconds"]])
-        rows.append(dict(
-            arm=label, seeds=len(runs), mean=float(acc.mean()),
-            std=float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
-            per_seed=[round(float(a), 2) for a in acc],
-            epoch_seconds=float(secs.mean()) if len(secs) else None,
-        ))
-    first = next(iter(results.values()))[0]
+def _pm(values, scale=1.0, digits=2):
+    m, s = stats.describe(np.asarray(values) * scale)
+    return f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def _p(p):
+    return "n/a" if math.isnan(p) else (f"{p:.3f}" if p >= 0.001 else f"{p:.1e}")
+
+
+def page(recipe, result, command, image_names):
+    """The results page (Markdown)."""
+    runs, arms = result["runs"], result["arms"]
+    first = runs["trt"][0]
     lines = [
-        f"### {recipe.name}: TRT vs plain SNN ({first['dataset']}, T={recipe.timesteps}, "
-        f"{first['epochs']} epochs, backend {first['backend']})",
+        f"# {recipe.name}: TRT against the plain SNN",
         "",
-        "| arm | seeds | held-out accuracy (%) | per seed | s / epoch |",
-        "|---|---|---|---|---|",
+        f"{recipe.description} Data: {result['dataset']} ({result['n_train']} training / "
+        f"{result['n_test']} held-out samples), T={recipe.timesteps}, batch {first['batch_size']}, "
+        f"{recipe.optimizer} {recipe.learning_rate:g} with {recipe.schedule} schedule, backend "
+        f"{result['backend']}, seeds 0-{result['seeds'] - 1}. Every arm of a seed starts from the "
+        "same initial weights and sees the same batches; the reported model is the last epoch's "
+        "(the held-out set is scored every epoch for the curves, never used to select).",
+        "",
+        f"Reproduce: `{command}` (finished runs are reused).",
+        "",
+        "## Held-out accuracy per arm",
+        "",
+        "| arm | epochs | training MFLOPs / image / epoch | accuracy (%) mean ± std | per seed | s / epoch (median) |",
+        "|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        secs = f"{r['epoch_seconds']:.1f}" if r["epoch_seconds"] else "n/a"
-        lines.append(f"| {r['arm']} | {r['seeds']} | {r['mean']:.2f} ± {r['std']:.2f} | "
-                     f"{', '.join(map(str, r['per_seed']))} | {secs} |")
-    diff = rows[0]["mean"] - rows[1]["mean"]
-    lines += ["", f"TRT minus plain: {diff:+.2f} points (mean over seeds)."]
-    return rows, "\n".join(lines) + "\n"
+    for arm in arms:
+        rs = runs[arm["key"]]
+        acc = [100 * r["test"]["accuracy"] for r in rs]
+        secs = [np.median(r["epoch_seconds"]) for r in rs if r["epoch_seconds"]]
+        secs = f"{np.mean(secs):.2f}" if secs else "n/a"
+        lines.append(
+            f"| {arm['label']} | {rs[0]['epochs']} | {result['flops_per_image'][arm['key']] / 1e6:.3g} | "
+            f"{_pm(acc)} | {', '.join(f'{a:.1f}' for a in acc)} | {secs} |"
+        )
+    lines += [
+        "",
+        "Training FLOPs count the forward and backward multiply-adds of the convolution and Dense "
+        "layers (`benchmarks.keras_net.conv_flops`). Seconds depend on the machine and its load "
+        "at the time (these runs shared their CPU with other jobs); the FLOPs are exact.",
+        "",
+        f"## Paired differences (first minus second arm, {stats.TEST_NAME}, 95 % t interval)",
+        "",
+        "| comparison | basis | difference (points) | 95 % CI | p | seeds won / tied / lost | reading |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in comparisons(result):
+        lines.append(
+            f"| {c['a_label']} − {c['b_label']} | {c['basis']} | {c['mean_diff']:+.2f} | "
+            f"{c['ci_low']:+.2f} to {c['ci_high']:+.2f} | {_p(c['p'])} | "
+            f"{c['wins']} / {c['ties']} / {c['losses']} | {c['verdict']} |"
+        )
+    if "probe" in first:
+        at = first["probe"]["perturbed_at"]
+        lines += [
+            "",
+            "## Temporal perturbations, consistency and firing rate (inference, mean ± std over seeds)",
+            "",
+            f"Perturbed at the {'input sequence' if at == 'input' else 'reversal point (the spike trains entering the TemporalReversal layer)'}: "
+            "*reversed* plays the sequence backwards; *one step dropped* removes step t (later "
+            "steps arrive one earlier, the last is empty), *one step duplicated* repeats step t "
+            "(later steps arrive one later, the last falls off), averaged over every t. KL is "
+            "the mean KL(softmax(O) ‖ softmax(O_rev)) in nats between the outputs on the original "
+            "and the reversed sequence, agreement the fraction of equal argmax; the firing rate "
+            "counts the spikes of all LIF layers per neuron and step.",
+            "",
+            "| arm | accuracy (%) | reversed (%) | one step dropped (%) | one step duplicated (%) | KL (nats) | agreement (%) | firing rate |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for arm in arms:
+            ps = [r["probe"] for r in runs[arm["key"]]]
+
+            def col(k, scale=100.0, digits=1):
+                return _pm([p[k] for p in ps], scale, digits)
+
+            lines.append(
+                f"| {arm['label']} | {col('accuracy')} | {col('reversed')} | {col('dropped')} | "
+                f"{col('duplicated')} | {col('kl', 1.0, 3)} | {col('agreement')} | "
+                f"{col('firing_rate', 1.0, 3)} |"
+            )
+    lines += ["", f"![learning curves]({image_names[0]})", "",
+              f"![held-out accuracy against training compute]({image_names[1]})", ""]
+    return "\n".join(lines)
 
 
-def plot(recipe, results, path):
+def _curves_by_arm(result):
+    for arm in result["arms"]:
+        yield arm, result["runs"][arm["key"]]
+
+
+def _steady(seconds):
+    """Epoch durations with the first (which includes tracing and compiling the step) replaced
+    by the median of the others."""
+    seconds = list(seconds)
+    if len(seconds) > 1:
+        seconds[0] = float(np.median(seconds[1:]))
+    return seconds
+
+
+def plot(result, curves_path, compute_path):
+    """Learning curves (accuracy per epoch) and accuracy against training FLOPs and seconds."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for (label, runs), color in zip(results.items(), ("tab:red", "tab:blue")):
-        for i, r in enumerate(runs):
-            curve = np.array(r["curve"]) * 100
-            ax.plot(np.arange(1, len(curve) + 1), curve, color=color, alpha=0.8,
-                    label=label if i == 0 else None)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("held-out accuracy (%)")
-    ax.set_title(f"{recipe.name}: TRT vs plain SNN")
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for (arm, rs), color in zip(_curves_by_arm(result), colors):
+        for i, r in enumerate(rs):
+            y = 100 * np.array(r["curve"])
+            ax.plot(np.arange(1, len(y) + 1), y, color=color, alpha=0.6, lw=1,
+                    label=arm["label"] if i == 0 else None)
+    ax.set(xlabel="epoch", ylabel="held-out accuracy (%)", title=f"{result['recipe']}: every arm and seed")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(curves_path, dpi=110)
+    plt.close(fig)
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    for (arm, rs), color in zip(_curves_by_arm(result), colors):
+        if arm["key"] not in ("trt", "plain", "plain-flops", "plain-seconds"):
+            continue
+        per_epoch = result["flops_per_image"][arm["key"]] * result["n_train"]
+        for i, r in enumerate(rs):
+            y = 100 * np.array(r["curve"])
+            label = arm["label"] if i == 0 else None
+            a1.plot(per_epoch * np.arange(1, len(y) + 1) / 1e12, y, color=color, alpha=0.6, lw=1, label=label)
+            if len(r["epoch_seconds"]) == len(y):
+                a2.plot(np.cumsum(_steady(r["epoch_seconds"])), y, color=color, alpha=0.6, lw=1, label=label)
+    a1.set(xlabel="training TFLOPs (forward + backward, conv/Dense)", ylabel="held-out accuracy (%)")
+    a2.set(xlabel=f"training seconds ({result['backend']}, CPU; first epoch's compilation left out)")
+    for a in (a1, a2):
+        a.grid(alpha=0.3)
+        a.legend(fontsize=8)
+    fig.suptitle(f"{result['recipe']}: held-out accuracy against training compute, every seed")
+    fig.tight_layout()
+    fig.savefig(compute_path, dpi=110)
     plt.close(fig)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.compare", description=__doc__.splitlines()[0])
     parser.add_argument("recipe")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--seeds", type=int, default=5, help="paired seeds 0..N-1 (default 5)")
+    parser.add_argument("--epochs", type=int, help="override the recipe's epochs (TRT and equal-epoch arms)")
+    parser.add_argument("--ablation", action="store_true", help="add the star_weight=0 and star-only arms")
+    parser.add_argument("--reverse-at", nargs="*", default=(), metavar="POINT",
+                        help="add full-TRT arms with the reversal at these builder points")
+    parser.add_argument("--wall-clock", action="store_true", help="add the plain arm at TRT's seconds")
+    parser.add_argument("--no-probe", action="store_true", help="skip the perturbation/firing-rate probes")
+    parser.add_argument("--only-seeds", type=int, nargs="+", metavar="S",
+                        help="train just these seeds and write no page (to run seeds in parallel "
+                        "processes; a final call without it reuses them and writes the page)")
     parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"])
-    parser.add_argument("--output", help="default runs/compare/<recipe>")
-    parser.add_argument("--verbose", type=int, default=2)
+    parser.add_argument("--data-dir")
+    parser.add_argument("--output", help="run folders (default runs/compare/<recipe>)")
+    parser.add_argument("--results-dir", default="docs/results", help="where the page and plots go")
+    parser.add_argument("--verbose", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error("--seeds must be >= 1 (use 5 or more for intervals that can tell).")
     if args.backend:
         os.environ["KERAS_BACKEND"] = args.backend
     from training import recipe as recipes
 
     recipe = recipes.get(args.recipe)
+    arms = arms_for(recipe, args.ablation, args.reverse_at, args.wall_clock)
     output = Path(args.output or Path("runs") / "compare" / recipe.name)
-    output.mkdir(parents=True, exist_ok=True)
-    results = run(recipe, args.seeds, output, epochs=args.epochs, verbose=args.verbose)
-    rows, table = summarize(recipe, results)
-    (output / "comparison.md").write_text(table)
-    (output / "comparison.json").write_text(json.dumps(dict(rows=rows, runs=results), indent=2))
-    plot(recipe, results, output / "curves.png")
-    print(table)
-    print(f"written: {output / 'comparison.md'}, {output / 'curves.png'}")
-    return rows
+    if args.only_seeds:
+        return run(recipe, args.only_seeds, output, arms, epochs=args.epochs,
+                   data_dir=args.data_dir, verbose=args.verbose, probe=not args.no_probe)
+    result = run(recipe, args.seeds, output, arms, epochs=args.epochs, data_dir=args.data_dir,
+                 verbose=args.verbose, probe=not args.no_probe)
+    result["comparisons"] = comparisons(result)
+    results_dir = Path(args.results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    images = (f"{recipe.name}.png", f"{recipe.name}-compute.png")
+    plot(result, results_dir / images[0], results_dir / images[1])
+    command = "python -m training.compare " + " ".join(
+        [recipe.name] + [a for a in (argv if argv is not None else sys.argv[1:]) if a != recipe.name])
+    text = page(recipe, result, command, images)
+    (results_dir / f"{recipe.name}.md").write_text(text)
+    (output / "comparison.json").write_text(json.dumps(result, indent=2))
+    print(text)
+    print(f"written: {results_dir / (recipe.name + '.md')} and its two plots")
+    return result
 
 
 if __name__ == "__main__":

@@ -117,6 +117,13 @@ def basic_motions(batch_size, seed, augment, timesteps, **_):
     return _in_memory("basic-motions", train, test, batch_size, seed, None, len(names), names)
 
 
+def japanese_vowels(batch_size, seed, augment, timesteps, **_):
+    from keras_trt.data import load_japanese_vowels
+
+    train, test, names = load_japanese_vowels(length=timesteps)
+    return _in_memory("japanese-vowels", train, test, batch_size, seed, None, len(names), names)
+
+
 def _data_dir(data_dir, variable):
     data_dir = data_dir or os.environ.get(variable)
     if not data_dir:
@@ -175,6 +182,7 @@ SOURCES = {
     "mnist": mnist,
     "mnist_points": mnist_points,
     "basic_motions": basic_motions,
+    "japanese_vowels": japanese_vowels,
     "cifar10": cifar("cifar10"),
     "cifar100": cifar("cifar100"),
     "imagenet": imagenet,

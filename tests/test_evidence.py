@@ -1,0 +1,290 @@
+"""training.stats, training.probes and training.compare: the statistics against hand computation,
+the perturbations on tiny inputs, the compute-matched epoch count, and the pairing of arms."""
+
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+
+import reference
+import tiny_models
+from keras_trt import temporal
+from training import compare, datasets, probes, stats, train
+from training import recipe as recipes
+
+# Tests that involve no backend computation run under one backend of the suite only.
+once = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                          reason="backend-independent: runs under the tensorflow pass")
+
+# --- statistics -------------------------------------------------------------------------------
+
+T_975_DF4 = 2.7764451051977987  # two-sided 95 % quantile of Student's t with 4 degrees of freedom
+
+
+@once
+def test_paired_interval_and_t_match_hand_computation():
+    a = [97.5, 95.0, 100.0, 92.5, 97.5]
+    b = [95.0, 95.0, 97.5, 87.5, 92.5]
+    d = np.array(a) - np.array(b)  # 2.5, 0, 2.5, 5, 5
+    mean, sd = d.mean(), np.sqrt(((d - d.mean()) ** 2).sum() / 4)
+    s = stats.paired(a, b)
+    assert s["n"] == 5 and s["mean_diff"] == pytest.approx(3.0)
+    assert s["std_diff"] == pytest.approx(sd)
+    assert s["t"] == pytest.approx(mean / (sd / np.sqrt(5)))
+    assert s["ci_low"] == pytest.approx(mean - T_975_DF4 * sd / np.sqrt(5))
+    assert s["ci_high"] == pytest.approx(mean + T_975_DF4 * sd / np.sqrt(5))
+    assert (s["wins"], s["ties"], s["losses"]) == (4, 1, 0)
+    assert s["mean_a"] == pytest.approx(np.mean(a)) and s["std_b"] == pytest.approx(np.std(b, ddof=1))
+    assert "a ahead" in stats.verdict(s, "a", "b")  # CI 0.85 .. 5.15 excludes 0
+
+
+@once
+def test_paired_p_value_matches_the_closed_form_for_two_degrees_of_freedom():
+    # With 2 degrees of freedom the two-sided p-value is 1 - |t| / sqrt(t^2 + 2).
+    a, b = [1.0, 3.0, 2.5], [0.0, 1.0, 2.0]
+    d = np.array(a) - np.array(b)
+    t = d.mean() / (d.std(ddof=1) / np.sqrt(3))
+    s = stats.paired(a, b)
+    assert s["p"] == pytest.approx(1 - abs(t) / math.sqrt(t * t + 2))
+    assert "no difference established" in stats.verdict(s)
+
+
+@once
+def test_paired_edge_cases():
+    same = stats.paired([1.0, 2.0, 3.0], [0.0, 1.0, 2.0])  # every difference 1: no spread
+    assert same["ci_low"] == same["ci_high"] == 1.0 and math.isnan(same["p"])
+    assert math.isnan(stats.paired([1.0], [0.0])["ci_low"])
+    with pytest.raises(ValueError, match="one value per seed"):
+        stats.paired([1.0, 2.0], [1.0])
+
+
+# --- perturbations and consistency (NumPy) ----------------------------------------------------
+
+
+@once
+def test_perturbations_on_a_tiny_sequence():
+    x = np.arange(1.0, 5.0).reshape(1, 4, 1)  # steps 1, 2, 3, 4
+    flat = lambda a: a[0, :, 0].tolist()  # noqa: E731
+    assert flat(probes.reverse(x)) == [4, 3, 2, 1]
+    assert flat(probes.drop_step(x, 0)) == [2, 3, 4, 0]
+    assert flat(probes.drop_step(x, 3)) == [1, 2, 3, 0]
+    assert flat(probes.duplicate_step(x, 0)) == [1, 1, 2, 3]
+    assert flat(probes.duplicate_step(x, 2)) == [1, 2, 3, 3]
+    with pytest.raises(ValueError, match="out of range"):
+        probes.duplicate_step(x, 3)  # the last step: duplicating it changes nothing
+    with pytest.raises(ValueError, match=r"\[B, T, ...\]"):
+        probes.reverse(np.zeros(3))
+
+
+@once
+def test_consistency_against_hand_kl():
+    o = np.array([[2.0, 0.0], [0.0, 1.0]])
+    o_rev = np.array([[0.0, 1.0], [0.0, 3.0]])
+    p = np.exp(o) / np.exp(o).sum(1, keepdims=True)
+    q = np.exp(o_rev) / np.exp(o_rev).sum(1, keepdims=True)
+    kl, agreement = probes.consistency(o, o_rev)
+    assert kl == pytest.approx(np.mean((p * np.log(p / q)).sum(1)))
+    assert agreement == 0.5  # argmax 0 vs 1, then 1 vs 1
+    assert probes.consistency(o, o)[0] == pytest.approx(0.0)
+
+
+# --- probes on real models (backend) ----------------------------------------------------------
+
+
+def test_robustness_perturbs_the_input_of_a_temporal_model():
+    keras.utils.set_random_seed(0)
+    model = tiny_models.temporal_mlp(timesteps=4, features=6, num_classes=3)
+    x = np.random.default_rng(0).normal(size=(16, 4, 6)).astype("float32") * 3
+    y = np.random.default_rng(1).integers(0, 3, 16)
+    out = probes.robustness(model, x, y, batch_size=8)
+
+    def acc(seq):
+        return np.mean(np.argmax(model.predict(seq, verbose=0), -1) == y)
+
+    assert out["perturbed_at"] == "input"
+    assert out["accuracy"] == pytest.approx(acc(x))
+    assert out["reversed"] == pytest.approx(acc(x[:, ::-1]))
+    dropped = [acc(np.concatenate([np.delete(x, t, 1), np.zeros_like(x[:, :1])], 1)) for t in range(4)]
+    assert out["dropped"] == pytest.approx(np.mean(dropped)) and out["dropped_min"] == min(dropped)
+    dup = [acc(np.concatenate([x[:, : t + 1], x[:, t:3]], 1)) for t in range(3)]
+    assert out["duplicated"] == pytest.approx(np.mean(dup))
+    kl, agree = probes.consistency(model.predict(x, verbose=0), model.predict(x[:, ::-1], verbose=0))
+    assert out["kl"] == pytest.approx(kl, abs=1e-6) and out["agreement"] == pytest.approx(agree)
+
+    # Firing rate: the LIF layer's spikes from the NumPy reference on the Dense layer's output.
+    fc = model.get_layer("fc1").layer
+    w, b = (keras.ops.convert_to_numpy(v) for v in (fc.kernel, fc.bias))
+    spikes = reference.lif_forward(x.astype(np.float64) @ w + b)["spikes"]
+    assert 0 < spikes.mean() < 1
+    assert out["firing_rate"] == pytest.approx(spikes.mean(), abs=1e-6)
+
+
+def test_reversed_output_at_the_reversal_point_equals_the_trt_branch():
+    keras.utils.set_random_seed(1)
+    model = tiny_models.static_cnn(timesteps=3)
+    x = np.random.default_rng(2).uniform(size=(6, 8, 8, 1)).astype("float32")
+    front, back = probes.split_at_reversal(model)
+    h = front.predict(x, verbose=0)
+    np.testing.assert_allclose(back.predict(h, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    # The library's own TRT branches in inference mode: [O; O_rev; O_star].
+    with temporal.trt_branches():
+        o, o_rev, _ = np.split(keras.ops.convert_to_numpy(model(x, training=False)), 3)
+    np.testing.assert_allclose(back.predict(probes.reverse(h), verbose=0), o_rev, atol=1e-5)
+
+
+# --- compute matching and pairing -------------------------------------------------------------
+
+
+def _tiny(epochs=1, **changes):
+    # BasicMotions binned to 4 steps, a 8-8 spiking MLP: a few hundred milliseconds per epoch.
+    return recipes.get("smlp-basicmotions-t20").replace(
+        timesteps=4, epochs=epochs, batch_size=8, build=dict(hidden=(8, 8)), **changes)
+
+
+@once
+def test_compute_matched_epochs_from_hand_counted_flops():
+    recipe = _tiny()
+    data = datasets.load(recipe.dataset, batch_size=8, seed=0, augment=False, timesteps=4)
+    # MACs per sample: fc1 4*6*8, fc2 4*8*8 (every step), classifier 8*4 (on the rates).
+    fc1, fc2, cls = 4 * 6 * 8, 4 * 8 * 8, 8 * 4
+    # Training FLOPs = 2 per MAC, forward + backward (backward x2, x1 for the first layer);
+    # under TRT with the reversal at the input every layer runs twice, the classifier 3 times.
+    plain = 2 * (2 * fc1 + 3 * fc2 + 3 * cls)
+    trt = 2 * (2 * 2 * fc1 + 2 * 3 * fc2 + 3 * 3 * cls)
+    assert compare.training_flops(recipe, data, trt=False) == plain
+    assert compare.training_flops(recipe, data, trt=True) == trt
+    assert compare.compute_matched_epochs(60, trt, plain) == round(60 * trt / plain) == 125
+    assert compare.compute_matched_epochs(1, 1.0, 10.0) == 1  # never zero epochs
+    with pytest.raises(ValueError, match="positive"):
+        compare.compute_matched_epochs(10, 1.0, 0.0)
+
+
+class _FirstWeights(keras.callbacks.Callback):
+    def __init__(self, store):
+        super().__init__()
+        self.store = store
+
+    def on_train_begin(self, logs=None):
+        if not self.store:
+            self.store.extend(w.copy() for w in self.model.get_weights())
+
+
+def test_both_arms_of_a_seed_start_from_the_same_weights_and_batches(tmp_path, monkeypatch):
+    fed = []
+    original = datasets.EpochArrays.epoch
+
+    def recording(self, epoch):
+        x, y = original(self, epoch)
+        fed.append((x.copy(), y.copy()))
+        return x, y
+
+    monkeypatch.setattr(datasets.EpochArrays, "epoch", recording)
+    recipe = _tiny()
+    runs = {}
+    for name, trt in (("trt", True), ("plain", False)):
+        fed.clear()
+        weights = []
+        train.train(recipe, output=tmp_path / name, seed=0, trt=trt, verbose=0,
+                    save_preset=False, extra_callbacks=[_FirstWeights(weights)])
+        runs[name] = (weights, list(fed))
+    (w_trt, b_trt), (w_plain, b_plain) = runs["trt"], runs["plain"]
+    assert len(w_trt) == len(w_plain) > 0 and len(b_trt) == len(b_plain) == 1
+    for a, b in zip(w_trt, w_plain):
+        np.testing.assert_array_equal(a, b)
+    for (xa, ya), (xb, yb) in zip(b_trt, b_plain):  # fed with shuffle=False: the batch order
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+    # The check can fail: seed 1 gives other initial weights and another order.
+    import keras_trt
+
+    keras.utils.set_random_seed(1)
+    other = keras_trt.models.build("smlp", num_classes=4, timesteps=4, input_shape=(4, 6), hidden=(8, 8))
+    assert any(not np.array_equal(a, b) for a, b in zip(w_trt, other.get_weights()))
+    seed1 = datasets.load("basic_motions", batch_size=8, seed=1, augment=False, timesteps=4)
+    assert not np.array_equal(b_trt[0][1], seed1.train.epoch(0)[1])
+
+
+def test_compare_writes_a_page_and_reuses_finished_runs(tmp_path, monkeypatch):
+    tiny = _tiny().replace(name="tiny-basicmotions")
+    monkeypatch.setattr(recipes, "get", lambda name: tiny)
+    argv = ["tiny-basicmotions", "--seeds", "2", "--output", str(tmp_path / "runs"),
+            "--results-dir", str(tmp_path / "results"), "--no-probe"]  # probes: tested above
+    result = compare.main(argv)
+    runs = result["runs"]
+    assert [r["epochs"] for r in runs["plain-flops"]] == [2, 2]  # round(1 * 5184 / 2496)
+    acc = {k: [100 * r["test"]["accuracy"] for r in v] for k, v in runs.items()}
+    text = (tmp_path / "results" / "tiny-basicmotions.md").read_text()
+    s = stats.paired(acc["trt"], acc["plain"])
+    assert f"| TRT − plain SNN | equal epochs | {s['mean_diff']:+.2f} |" in text
+    assert "equal training FLOPs" in text
+    assert (tmp_path / "results" / "tiny-basicmotions-compute.png").stat().st_size > 0
+
+    # A second call retrains nothing: every run is reused.
+    monkeypatch.setattr(train, "train", lambda *a, **k: pytest.fail("a finished run was retrained"))
+    again = compare.main(argv)
+    assert json.dumps(again["comparisons"]) == json.dumps(result["comparisons"])
+
+
+# --- JapaneseVowels, on the files shipped in sktime's wheel ----------------------------------
+
+
+def _raw_ts(split):
+    """The .ts file parsed by hand: [(array [C, L], label)] for every recording."""
+    import pathlib
+
+    import sktime
+
+    path = pathlib.Path(sktime.__file__).parent / "datasets" / "data" / "JapaneseVowels" / f"JapaneseVowels_{split}.ts"
+    lines = path.read_text().splitlines()
+    rows = lines[[l.strip().lower() for l in lines].index("@data") + 1:]
+    out = []
+    for line in filter(None, (l.strip() for l in rows)):
+        *channels, label = line.split(":")
+        out.append((np.array([[float(v) for v in c.split(",")] for c in channels]), label))
+    return out
+
+
+@once
+def test_japanese_vowels_loader_on_the_shipped_files():
+    from keras_trt.data import embedded, load_japanese_vowels
+
+    raw_train, raw_test = _raw_ts("TRAIN"), _raw_ts("TEST")
+    (x_train, y_train), (x_test, y_test), names = load_japanese_vowels(length=20)
+    assert x_train.shape == (270, 20, 12) and x_test.shape == (370, 20, 12)
+    assert names == [str(i) for i in range(1, 10)]
+    assert np.bincount(y_train).tolist() == [30] * 9
+    assert np.bincount(y_test).tolist() == np.bincount([int(l) - 1 for _, l in raw_test]).tolist()
+    assert [names[i] for i in y_train] == [l for _, l in raw_train]
+    np.testing.assert_allclose(x_train.mean(axis=(0, 1)), 0, atol=1e-5)
+    np.testing.assert_allclose(x_train.std(axis=(0, 1)), 1, atol=1e-4)
+    # Recording 0 has 20 frames, so resampling to 20 keeps its frames: every channel is then the
+    # raw series up to the standardisation, in the same time order.
+    series = raw_train[0][0]
+    assert series.shape == (12, 20)
+    for c in range(12):
+        slope, intercept = np.polyfit(series[c], x_train[0, :, c], 1)
+        assert slope > 0
+        np.testing.assert_allclose(slope * series[c] + intercept, x_train[0, :, c], atol=1e-4)
+    # Other lengths: linear interpolation over the recording's own span.
+    resampled = embedded._resample(np.array([[0.0, 4.0], [1.0, 2.0], [2.0, 0.0]]), 5)
+    np.testing.assert_allclose(resampled, [[0, 4], [0.5, 3], [1, 2], [1.5, 1], [2, 0]])
+    with pytest.raises(ValueError, match="length"):
+        load_japanese_vowels(length=1)
+
+
+@once  # the CLI's wiring; the probes themselves are tested on every backend above
+def test_evaluate_reports_perturbations_of_a_zoo_model(capsys):
+    from keras_trt import zoo
+    from keras_trt.data import load_basic_motions
+    from training import evaluate
+
+    measured = evaluate.main(["smlp-basicmotions-t20", "basic_motions", "--perturb"])
+    report = measured["perturbations"]
+    assert "time-reversed" in capsys.readouterr().out
+    _, (x, y), _ = load_basic_motions()
+    x = x.reshape(len(x), 20, 5, 6).mean(axis=2)  # the recipe's 20 steps
+    model = zoo.load("smlp-basicmotions-t20")
+    assert report["accuracy"] == pytest.approx(measured["accuracy"])
+    assert report["reversed"] == pytest.approx(np.mean(np.argmax(model.predict(x[:, ::-1], verbose=0), -1) == y))
