@@ -8,7 +8,7 @@ from training.recipe import Recipe
 
 RECIPE = Recipe(
     name="smlp-basicmotions-t20", dataset="basic_motions", architecture="smlp", timesteps=20,
-    epochs=60, batch_size=8, optimizer="adam", learning_rate=3e-3, schedule="cosine",
+    epochs=120, batch_size=8, optimizer="adam", learning_rate=3e-3, schedule="cosine",
     runs_here=True, build=dict(hidden=(64, 64)),
     description="Spiking MLP (64-64) on BasicMotions (20 steps x 6 channels), TRT with input reversal.",
 )
