@@ -55,10 +55,13 @@ def plot_spike_raster(spikes, path, title="spikes"):
     for ax, name in zip(axes[0], names):
         s = np.asarray(spikes[name])
         s = s.reshape(s.shape[0], -1).T  # [neurons, T]
-        if s.shape[0] > 512:
+        rate, total = s.mean(), s.shape[0]
+        shown = ""
+        if total > 512:
             s = s[np.sort(np.argsort(-s.sum(axis=1), kind="stable")[:512])]
+            shown = f"\n512 most active of {total}"
         ax.imshow(s, aspect="auto", interpolation="nearest", cmap="Greys", vmin=0, vmax=1)
-        ax.set_title(f"{name}\nrate {s.mean():.3f}", fontsize=7)
+        ax.set_title(f"{name}\nrate {rate:.3f}{shown}", fontsize=7)
         ax.set_xlabel("t")
         ax.set_yticks([])
     axes[0][0].set_ylabel("neuron")

@@ -114,7 +114,7 @@ def profile(model, x, batch_size=32):
     >>> import numpy as np, keras_trt
     >>> model = keras_trt.models.build("spiking_cnn", input_shape=(8, 8, 1), num_classes=10, timesteps=4)
     >>> report = keras_trt.analysis.profile(model, np.random.rand(16, 8, 8, 1).astype("float32"))
-    >>> report.layer("conv0")["macs"]            # pixels: dense, 4 steps x 8x8 x 16 x 3x3x1
+    >>> int(report.layer("conv0")["macs"])       # pixels: dense, 4 steps x 8x8 x 16 x 3x3x1
     36864
     >>> sorted(report.totals)
     ['acs', 'energy_pj', 'firing_rate', 'macs', 'samples', 'sops', 'timesteps']

@@ -129,6 +129,7 @@ class TRTModel(keras.Model):
         and ``input_signature`` defaults to the model's inputs with a free batch size (torch
         exports a batch of 1 unless ``input_signature`` fixes another).
 
+        >>> import keras_trt
         >>> model = keras_trt.zoo.load("smlp-basicmotions-t20")
         >>> model.export("smlp.onnx", format="onnx", verbose=False)      # doctest: +SKIP
         """
