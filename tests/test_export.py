@@ -12,6 +12,14 @@ from keras_trt.export import NIRExportError, to_nir
 T = 3
 
 
+def _zoo(name):
+    model = keras_trt.zoo.load(name)
+    # A loaded preset comes compiled with jit_compile on; on torch that is a torch.compile of
+    # the whole model at the first predict (minutes on a small CPU). The values are the same.
+    model.jit_compile = False
+    return model
+
+
 def _randomize_batch_norm(model, seed=0):
     """Non-trivial BN statistics and affine parameters, so that folding them is tested."""
     rng = np.random.default_rng(seed)
@@ -114,7 +122,7 @@ def test_nir_sew_resnet_and_temporal_mlp(tmp_path):
 
 def test_nir_zoo_resnet_reproduced_by_spikingjelly(tmp_path):
     pytest.importorskip("spikingjelly")
-    model = keras_trt.zoo.load("sresnet20-mnist-t2")
+    model = _zoo("sresnet20-mnist-t2")
     x = np.random.default_rng(4).random((3, 28, 28, 1)).astype("float32")
     graph = to_nir(model)
     logits = _run_in_spikingjelly(graph, x, 2, True, tmp_path)
@@ -161,7 +169,7 @@ def test_onnx_export_equals_predict(tmp_path):
     x = np.random.default_rng(5).random((3, 8, 8, 1)).astype("float32") * 2
     _assert_spiking(model, x)
     np.testing.assert_allclose(_onnx_roundtrip(model, x, tmp_path), model.predict(x, verbose=0), atol=1e-5)
-    zoo = keras_trt.zoo.load("smlp-basicmotions-t20")  # loaded, never called: Keras alone refuses
+    zoo = _zoo("smlp-basicmotions-t20")  # loaded, never called: Keras alone refuses
     x = np.random.default_rng(6).normal(size=(2, 20, 6)).astype("float32")
     np.testing.assert_allclose(_onnx_roundtrip(zoo, x, tmp_path), zoo.predict(x, verbose=0), atol=1e-5)
 
