@@ -146,6 +146,9 @@ def test_network_totals_firing_rates_and_energy():
     h = layers.StarProduct(name="star")(h)
     model = keras_trt.TRTModel(x_in, keras.layers.Dense(3, name="classifier")(h))
     model.get_layer("stem").layer.set_weights([np.full((3, 3, 1, 4), 0.4, "float32")])
+    # Some but not all of lif2 fires, so the classifier's input (rates) is real-valued.
+    model.get_layer("conv").layer.set_weights(
+        [np.random.default_rng(1).normal(0.2, 0.5, (3, 3, 4, 5)).astype("float32"), np.zeros(5, "float32")])
     x = np.random.default_rng(0).random((5, 6, 6, 1)).astype("float32") * 2
     report = analysis.profile(model, x, batch_size=2)
 
