@@ -106,17 +106,11 @@ def layer_macs(layer):
     """Multiply-accumulates of one call on one sample (all time steps), from the layer shapes.
 
     Convolutions and Dense layers only (BN, LIF, pooling are element-wise): 0 for the others.
+    The count is :func:`keras_trt.analysis.dense_macs` (the one place it is defined).
     """
-    import keras
+    from keras_trt.analysis import dense_macs
 
-    inner = getattr(layer, "layer", layer)
-    out_shape = layer.output.shape  # [B, T, ...] for time-folded layers, [B, K] for the classifier
-    if isinstance(inner, keras.layers.Conv2D):
-        kh, kw = inner.kernel_size
-        return int(np.prod(out_shape[1:])) * kh * kw * inner.kernel.shape[2]
-    if isinstance(inner, keras.layers.Dense):
-        return int(np.prod(out_shape[1:])) * inner.kernel.shape[0]
-    return 0
+    return dense_macs(layer)
 
 
 def conv_flops(model, trt):

@@ -14,7 +14,9 @@ The membrane starts at ``V_reset`` (hard reset) or 0 (soft reset). The layers ta
 inputs (batch-major, time second) and return spikes of the same shape.
 """
 
+import contextlib
 import math
+import threading
 
 import keras
 from keras import ops
@@ -22,6 +24,27 @@ from keras import ops
 from keras_trt import _fastpath, surrogates
 
 _PACKAGE = "keras_trt"
+_state = threading.local()
+
+
+@contextlib.contextmanager
+def gradient_free():
+    """Within this context the LIF layers compute their spikes without any custom-gradient op.
+
+    The forward is :func:`lif_sequence` with the plain Heaviside step: the same spikes as
+    always (bit for bit), as ordinary tensor ops that graph exporters (ONNX through tf2onnx,
+    jax2onnx or ``torch.onnx``) can trace, but no surrogate gradient. ``TRTModel.export``
+    enters it; use it around ``export`` of any other model holding keras_trt neurons.
+
+    >>> with keras_trt.neurons.gradient_free():
+    ...     model.export("model.onnx", format="onnx")          # doctest: +SKIP
+    """
+    previous = getattr(_state, "gradient_free", False)
+    _state.gradient_free = True
+    try:
+        yield
+    finally:
+        _state.gradient_free = previous
 
 
 def charge(x, v, k, v_reset, decay_input):
@@ -280,11 +303,14 @@ class _LIFBase(keras.layers.Layer):
         if dtype in ("float16", "bfloat16"):
             inputs = ops.cast(inputs, "float32")
         leak = self.leak(inputs.dtype)
-        if not return_membrane and self.surrogate.has_derivative and _fastpath.FUSED_LIF:
+        # Export (see gradient_free): plain ops, no custom-gradient op for a tracer to meet.
+        gradient_free = getattr(_state, "gradient_free", False)
+        if not (return_membrane or gradient_free) and self.surrogate.has_derivative and _fastpath.FUSED_LIF:
             # One custom-gradient op with hand-written BPTT (the same numbers, fewer kernels).
             spikes = lif_spikes(inputs, leak, surrogate=self.surrogate, **options)
             return ops.cast(spikes, dtype)
-        spikes, membrane = lif_sequence(inputs, leak, spike_fn=self.surrogate, **options)
+        spike_fn = surrogates.heaviside if gradient_free else self.surrogate
+        spikes, membrane = lif_sequence(inputs, leak, spike_fn=spike_fn, **options)
         if return_membrane:
             return ops.cast(spikes, dtype), ops.cast(membrane, dtype)
         return ops.cast(spikes, dtype)

@@ -128,6 +128,27 @@ class TRTModel(keras.Model):
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """As ``keras.Model.export`` (``"tf_saved_model"``, ``"onnx"``, ...), on every backend.
+
+        The exported program is the inference pass (the plain SNN): the LIF layers run as plain
+        tensor ops without their custom-gradient op (:func:`keras_trt.neurons.gradient_free`),
+        and ``input_signature`` defaults to the model's inputs with a free batch size (torch
+        exports a batch of 1 unless ``input_signature`` fixes another).
+
+        >>> import keras_trt
+        >>> model = keras_trt.zoo.load("smlp-basicmotions-t20")
+        >>> model.export("smlp.onnx", format="onnx", verbose=False)      # doctest: +SKIP
+        """
+        from keras_trt import neurons
+
+        if input_signature is None:
+            # Keras derives it only for a model that has been called since it was built.
+            input_signature = [self.input]
+        with neurons.gradient_free(), temporal.trt_branches(False):
+            return super().export(filepath, format=format, verbose=verbose,
+                                  input_signature=input_signature, **kwargs)
+
     @property
     def input_spec(self):
         # Shapes are checked in `call`, with messages that say how to fix them.
