@@ -84,22 +84,10 @@ def randomize_batch_norm(model, seed):
 
 
 def calibrate_moving_stats(model, x):
-    """Sets every BN's moving statistics to the batch statistics of ``x``.
+    """Sets every BN's moving statistics to the batch statistics of ``x`` (one batch)."""
+    from keras_trt.diagnostics import recalibrate_batch_norm
 
-    One training-mode call with momentum 0, so that inference sees the scales training sees.
-    """
-    import keras
-
-    bns = [getattr(l, "layer", l) for l in model.layers]
-    bns = [l for l in bns if isinstance(l, keras.layers.BatchNormalization)]
-    saved = [l.momentum for l in bns]
-    for l in bns:
-        l.momentum = 0.0
-    try:
-        model(x, training=True)
-    finally:
-        for l, m in zip(bns, saved):
-            l.momentum = m
+    recalibrate_batch_norm(model, x, batch_size=len(x))
 
 
 def layer_macs(layer):

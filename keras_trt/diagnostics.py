@@ -101,21 +101,10 @@ class SilenceReport:
         return "\n".join([head, *rows])
 
 
-def spiking_layers(model) -> list:
-    """The model's top-level spiking layers (:class:`~keras_trt.layers.LIF` and subclasses)."""
-    from keras_trt.neurons import LIF, ParametricLIF
-
-    return [layer for layer in model.layers if isinstance(layer, (LIF, ParametricLIF))]
-
-
 def _batch_norms(model) -> list:
     import keras
 
-    found = []
-    for layer in model._flatten_layers(include_self=False):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            found.append(layer)
-    return found
+    return [l for l in model._flatten_layers(include_self=False) if isinstance(l, keras.layers.BatchNormalization)]
 
 
 def _restoring_state(model):
@@ -131,20 +120,15 @@ def _restoring_state(model):
     return restore
 
 
-def _rates(model, probe_layers, x, training, batch_size):
+def _outputs(model, x, batch_size):
     import keras
 
-    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    probe = keras.Model(inputs, [model.outputs[0]] + [l.output for l in probe_layers])
-    outputs, spikes, sizes = [], np.zeros(len(probe_layers)), np.zeros(len(probe_layers))
     n = len(keras.tree.flatten(x)[0])
+    parts = []
     for start in range(0, n, batch_size):
         xb = keras.tree.map_structure(lambda a: a[start:start + batch_size], x)
-        values = [keras.ops.convert_to_numpy(v) for v in probe(xb, training=training)]
-        outputs.append(values[0])
-        spikes += [float(np.sum(v, dtype="float64")) for v in values[1:]]
-        sizes += [v.size for v in values[1:]]
-    return np.concatenate(outputs), spikes / np.maximum(sizes, 1)
+        parts.append(keras.ops.convert_to_numpy(keras.tree.flatten(model(xb, training=False))[0]))
+    return np.concatenate(parts)
 
 
 def check_silence(model, x, *, batch_size: int = 256) -> SilenceReport:
@@ -190,19 +174,22 @@ def check_silence(model, x, *, batch_size: int = 256) -> SilenceReport:
     n = len(keras.tree.flatten(x)[0])
     if n < 2:
         raise ValueError(f"check_silence needs at least 2 different inputs to tell a constant output, got {n}.")
-    layers = spiking_layers(model)
-    out_inf, rates_inf = _rates(model, layers, x, False, batch_size)
+    from keras_trt import analysis
+
+    probe = analysis.spike_probe(model)
+    out_inf = _outputs(model, x, batch_size)
+    rates_inf = analysis.firing_rates(model, x, batch_size, probe=probe)
     restore = _restoring_state(model)
     try:
-        _, rates_train = _rates(model, layers, x, True, batch_size)
+        rates_train = analysis.firing_rates(model, x, batch_size, probe=probe, training=True)
     finally:
         restore()
     out_inf = out_inf.reshape(len(out_inf), -1).astype("float64")
     spread = float(out_inf.std(axis=0).max()) if out_inf.size else 0.0
     scale = max(1.0, float(np.abs(out_inf).max()) if out_inf.size else 1.0)
     per_layer = [
-        dict(name=l.name, inference_rate=float(ri), training_rate=float(rt))
-        for l, ri, rt in zip(layers, rates_inf, rates_train)
+        dict(name=name, inference_rate=float(rate), training_rate=float(rates_train[name]))
+        for name, rate in rates_inf.items()
     ]
     silent = [d["name"] for d in per_layer if d["inference_rate"] == 0.0 and d["training_rate"] > 0.0]
     return SilenceReport(per_layer, silent, spread <= CONSTANT_TOLERANCE * scale, spread)
@@ -285,10 +272,10 @@ class SilenceCheck(_callback_base()):
     >>> model = keras_trt.models.build("smlp", input_shape=(6, 5), hidden=(8, 8), num_classes=3)
     >>> model.compile("adam", trt=keras_trt.TRTConfig())
     >>> x = np.random.default_rng(0).normal(size=(64, 6, 5)).astype("float32")
-    >>> check = keras_trt.diagnostics.SilenceCheck(x[:32], action="warn")
-    >>> history = model.fit(x, np.arange(64) % 3, epochs=2, batch_size=8, verbose=0, callbacks=[check])
-    >>> len(history.history["silent"]), check.report.silent
-    (2, False)
+    >>> check = keras_trt.diagnostics.SilenceCheck(x[:32], every=4, action="warn")
+    >>> history = model.fit(x, np.arange(64) % 3, epochs=4, batch_size=8, verbose=0, callbacks=[check])
+    >>> history.history["silent"], check.report.silent      # checked after the 4th epoch only
+    ([0.0], False)
     """
 
     def __init__(self, x, *, every: int = 1, action: str = "warn", batch_size: int = 256):
@@ -327,5 +314,4 @@ __all__ = [
     "check_silence",
     "warn_if_silent",
     "recalibrate_batch_norm",
-    "spiking_layers",
 ]

@@ -40,12 +40,12 @@ def test_fine_tuning_a_fresh_head_raises_accuracy():
     import keras
 
     from keras_trt.data import load_basic_motions
-    from training.datasets import _bin_time
+    from keras_trt.data import bin_time
 
     (x, y), (xt, yt), names = load_basic_motions()
     vigorous = [names.index("badminton"), names.index("running")]
     y, yt = np.isin(y, vigorous).astype("int32"), np.isin(yt, vigorous).astype("int32")
-    x, xt = _bin_time(x, 20), _bin_time(xt, 20)
+    x, xt = bin_time(x, 20), bin_time(xt, 20)
     keras.utils.set_random_seed(0)
     model = zoo.load("smlp-basicmotions-t20", num_classes=2, freeze_backbone=True)
     assert model.output_shape == (None, 2)

@@ -72,14 +72,6 @@ def point_jitter(scale=(0.85, 1.15), sigma=0.01):
     return augment
 
 
-def _bin_time(x, timesteps):
-    """Averages a [N, L, F] series into ``timesteps`` equal windows (L divisible by it)."""
-    n, length, f = x.shape
-    if length % timesteps:
-        raise ValueError(f"sequence length {length} is not divisible by timesteps={timesteps}.")
-    return x.reshape(n, timesteps, length // timesteps, f).mean(axis=2)
-
-
 def _in_memory(name, train, test, batch_size, seed, augment, classes, class_names=None):
     (x_train, y_train), (x_test, y_test) = train, test
     feed = EpochArrays(x_train, y_train, batch_size, seed, augment)
@@ -109,11 +101,11 @@ def mnist_points(batch_size, seed, augment, timesteps, num_points=256, **_):
 
 
 def basic_motions(batch_size, seed, augment, timesteps, **_):
-    from keras_trt.data import load_basic_motions
+    from keras_trt.data import bin_time, load_basic_motions
 
     (x_train, y_train), (x_test, y_test), names = load_basic_motions()
-    train = (_bin_time(x_train, timesteps), y_train)
-    test = (_bin_time(x_test, timesteps), y_test)
+    train = (bin_time(x_train, timesteps), y_train)
+    test = (bin_time(x_test, timesteps), y_test)
     return _in_memory("basic-motions", train, test, batch_size, seed, None, len(names), names)
 
 

@@ -109,20 +109,12 @@ def consistency(o, o_rev):
 
 def firing_rates(model, x, batch_size=256):
     """``(overall, {layer name: rate})``: mean spikes per neuron and step of every LIF layer."""
-    import keras
+    from keras_trt import analysis
 
-    from keras_trt import neurons
-
-    lifs = [l for l in model.layers if isinstance(l, neurons._LIFBase)]
-    if not lifs:
-        raise ValueError(f"{model.name} has no LIF layer to probe.")
-    probe = keras.Model(model.inputs[0], [l.output for l in lifs])
-    outs = probe.predict(x, batch_size=batch_size, verbose=0)
-    outs = outs if isinstance(outs, (list, tuple)) else [outs]
-    per_layer = {l.name: float(np.mean(o)) for l, o in zip(lifs, outs)}
-    total = sum(float(np.sum(o)) for o in outs)
-    count = sum(np.asarray(o).size for o in outs)
-    return total / count, per_layer
+    counts = analysis.spike_counts(model, x, batch_size=batch_size)
+    per_layer = {name: spikes / size for name, (spikes, size) in counts.items()}
+    overall = sum(s for s, _ in counts.values()) / sum(n for _, n in counts.values())
+    return overall, per_layer
 
 
 def robustness(model, x, y, batch_size=256):

@@ -14,11 +14,11 @@
 ...
 """
 
-from keras_trt.analysis.callbacks import FiringRateLogger, firing_rates, spike_probe
+from keras_trt.analysis.callbacks import FiringRateLogger, firing_rates, spike_counts, spike_probe
 from keras_trt.analysis.counting import ENERGY_PJ_PER_AC, ENERGY_PJ_PER_MAC, dense_macs
 from keras_trt.analysis.profile import Profile, profile
 
 __all__ = [
     "ENERGY_PJ_PER_AC", "ENERGY_PJ_PER_MAC", "FiringRateLogger", "Profile", "dense_macs",
-    "firing_rates", "profile", "spike_probe",
+    "firing_rates", "profile", "spike_counts", "spike_probe",
 ]

@@ -20,14 +20,17 @@ def spike_probe(model):
     return keras.Model(model.input, outputs)
 
 
-def firing_rates(model, x, batch_size=64, probe=None):
-    """``{layer name: firing rate}`` of the spiking layers on ``x`` (inference pass).
+def spike_counts(model, x, batch_size=64, probe=None, training=False):
+    """``{layer name: (spikes, neuron-steps)}`` of the spiking layers on ``x``.
+
+    ``training=True`` runs the layers in training mode (BatchNormalization on batch statistics;
+    its moving statistics are updated, so snapshot them first if that matters). The TRT branches
+    are never active here.
 
     >>> import numpy as np, keras_trt
     >>> model = keras_trt.models.build("smlp", input_shape=(20, 6), num_classes=4)
-    >>> rates = firing_rates(model, np.random.rand(8, 20, 6).astype("float32"))
-    >>> sorted(rates)
-    ['sn1', 'sn2']
+    >>> spike_counts(model, np.random.rand(8, 20, 6).astype("float32"))["sn1"][1]   # 8 x 20 x 64
+    10240
     """
     probe = probe or spike_probe(model)
     sums, counts = {}, {}
@@ -35,12 +38,25 @@ def firing_rates(model, x, batch_size=64, probe=None):
     for start in range(0, num, batch_size):
         batch = keras.tree.map_structure(lambda a: a[start : start + batch_size], x)
         with temporal.trt_branches(False):
-            out = probe(batch, training=False)
+            out = probe(batch, training=training)
         for name, spikes in out.items():
             spikes = np.asarray(keras.ops.convert_to_numpy(spikes))
             sums[name] = sums.get(name, 0.0) + float(spikes.sum(dtype="float64"))
             counts[name] = counts.get(name, 0) + spikes.size
-    return {name: sums[name] / counts[name] for name in sums}
+    return {name: (sums[name], counts[name]) for name in sums}
+
+
+def firing_rates(model, x, batch_size=64, probe=None, training=False):
+    """``{layer name: firing rate}`` of the spiking layers on ``x`` (inference pass by default).
+
+    >>> import numpy as np, keras_trt
+    >>> model = keras_trt.models.build("smlp", input_shape=(20, 6), num_classes=4)
+    >>> rates = firing_rates(model, np.random.rand(8, 20, 6).astype("float32"))
+    >>> sorted(rates)
+    ['sn1', 'sn2']
+    """
+    counts = spike_counts(model, x, batch_size=batch_size, probe=probe, training=training)
+    return {name: spikes / size for name, (spikes, size) in counts.items()}
 
 
 class FiringRateLogger(keras.callbacks.Callback):
