@@ -113,7 +113,9 @@ def _run_snippet(source, heading):
 
 
 def test_every_readme_snippet_is_tested():
-    assert set(BLOCKS) == {"Quick tour", "My SNN predicts one class", "Model zoo", "Your own surrogates"}, (
+    assert set(BLOCKS) == {
+        "Quick tour", "My SNN predicts one class", "Model zoo", "Your own surrogates", "Analysis and export",
+    }, (
         "a new README snippet: add a test that runs it"
     )
 
@@ -129,6 +131,15 @@ def test_readme_quick_tour_then_the_silence_tools(scratch):
     # The silence section's snippet continues the quick tour's session, as a reader would.
     exec(compile(BLOCKS["My SNN predicts one class"], "README.md (My SNN predicts one class)", "exec"), ns)
     assert not ns["report"].silent
+
+
+def test_readme_analysis_and_export(scratch):
+    import nir
+
+    ns = _run_snippet(BLOCKS["Analysis and export"], "Analysis and export")
+    assert ns["report"].totals["sops"] > 0 and (scratch / "profile.png").stat().st_size > 0
+    assert isinstance(ns["graph"], nir.NIRGraph)
+    assert (scratch / "model.onnx").stat().st_size > 0
 
 
 def test_readme_custom_surrogate(scratch, tmp_path):
