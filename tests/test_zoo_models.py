@@ -27,12 +27,20 @@ def test_loads_by_name_offline(name, monkeypatch):
     assert card["metrics"]["accuracy"] > 1.5 / card["num_classes"]  # well above chance
 
 
-def test_stated_accuracy_is_reproduced_by_training_evaluate():
+DATASETS = {"smlp-basicmotions-t20": "basic_motions", "sresnet20-mnist-t2": "mnist",
+            "spointnet-mnistpoints-t2": "mnist_points"}
+FLOORS = {"smlp-basicmotions-t20": 0.95, "sresnet20-mnist-t2": 0.97, "spointnet-mnistpoints-t2": 0.90}
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_stated_accuracy_is_reproduced_by_training_evaluate(name):
     from training import evaluate
 
-    measured, stated = evaluate.evaluate("smlp-basicmotions-t20", "basic_motions")
-    assert stated is not None
-    assert abs(measured["accuracy"] - stated) < 1e-3
+    measured, stated = evaluate.evaluate(name, DATASETS[name])
+    assert stated is not None and stated >= FLOORS[name]
+    # Trained on one backend, measured on this one: a spike that flips on a float rounding tie
+    # can move a sample or two of the 1,000.
+    assert abs(measured["accuracy"] - stated) <= 2.5e-3, (measured, stated)
 
 
 def test_fine_tuning_a_fresh_head_raises_accuracy():

@@ -27,11 +27,26 @@ def evaluate(handle, dataset, *, batch_size=256, data_dir=None, timesteps=None):
     meta = _metadata(handle)
     steps = timesteps or (meta or {}).get("timesteps")
     data = datasets.load(dataset, batch_size=batch_size, seed=0, augment=False, timesteps=steps,
-                         data_dir=data_dir)
+                         data_dir=data_dir, **recipe_dataset_kwargs(meta, dataset))
     stated = ((meta or {}).get("metrics") or {}).get("accuracy")
     measured = evaluate_model(model, data.test, batch_size)
     report_silence(model, data.test, str(handle))
     return measured, stated
+
+
+def recipe_dataset_kwargs(meta, dataset):
+    """The dataset options (e.g. ``num_points``) of the recipe that trained the preset, if it
+    named one and used this dataset: the held-out data must be shaped as in training."""
+    name = ((meta or {}).get("extra") or {}).get("recipe") or (meta or {}).get("recipe")
+    if not name:
+        return {}
+    from training import recipe as recipes
+
+    try:
+        recipe = recipes.get(name)
+    except SystemExit:  # a recipe this checkout does not have
+        return {}
+    return dict(recipe.dataset_kwargs) if recipe.dataset == dataset else {}
 
 
 def perturbation_report(handle, dataset, *, batch_size=256, data_dir=None, timesteps=None):
@@ -43,9 +58,10 @@ def perturbation_report(handle, dataset, *, batch_size=256, data_dir=None, times
     from training.probes import robustness
 
     model = zoo.load(handle)
-    steps = timesteps or (_metadata(handle) or {}).get("timesteps")
+    meta = _metadata(handle)
+    steps = timesteps or (meta or {}).get("timesteps")
     data = datasets.load(dataset, batch_size=batch_size, seed=0, augment=False, timesteps=steps,
-                         data_dir=data_dir)
+                         data_dir=data_dir, **recipe_dataset_kwargs(meta, dataset))
     if isinstance(data.test, tuple):
         x, y = data.test
     else:  # tf.data: gathered into arrays (held-out sets of the recipes fit in memory)
