@@ -19,19 +19,26 @@ import os
 
 def evaluate(handle, dataset, *, batch_size=256, data_dir=None, timesteps=None):
     """Held-out metrics of preset ``handle`` on ``dataset``; returns ``(measured, stated)``."""
+    from training.train import evaluate_model, report_silence
+
+    model, meta, data = _model_and_data(handle, dataset, batch_size, data_dir, timesteps)
+    stated = ((meta or {}).get("metrics") or {}).get("accuracy")
+    measured = evaluate_model(model, data.test, batch_size)
+    report_silence(model, data.test, str(handle))
+    return measured, stated
+
+
+def _model_and_data(handle, dataset, batch_size, data_dir, timesteps):
+    """The preset's model, its metadata and ``dataset`` shaped as the preset was trained on."""
     from keras_trt import zoo
     from training import datasets
-    from training.train import evaluate_model, report_silence
 
     model = zoo.load(handle)
     meta = _metadata(handle)
     steps = timesteps or (meta or {}).get("timesteps")
     data = datasets.load(dataset, batch_size=batch_size, seed=0, augment=False, timesteps=steps,
                          data_dir=data_dir, **recipe_dataset_kwargs(meta, dataset))
-    stated = ((meta or {}).get("metrics") or {}).get("accuracy")
-    measured = evaluate_model(model, data.test, batch_size)
-    report_silence(model, data.test, str(handle))
-    return measured, stated
+    return model, meta, data
 
 
 def recipe_dataset_kwargs(meta, dataset):
@@ -53,15 +60,9 @@ def perturbation_report(handle, dataset, *, batch_size=256, data_dir=None, times
     """``training.probes.robustness`` of preset ``handle`` on ``dataset``'s held-out set."""
     import numpy as np
 
-    from keras_trt import zoo
-    from training import datasets
     from training.probes import robustness
 
-    model = zoo.load(handle)
-    meta = _metadata(handle)
-    steps = timesteps or (meta or {}).get("timesteps")
-    data = datasets.load(dataset, batch_size=batch_size, seed=0, augment=False, timesteps=steps,
-                         data_dir=data_dir, **recipe_dataset_kwargs(meta, dataset))
+    model, _, data = _model_and_data(handle, dataset, batch_size, data_dir, timesteps)
     if isinstance(data.test, tuple):
         x, y = data.test
     else:  # tf.data: gathered into arrays (held-out sets of the recipes fit in memory)
