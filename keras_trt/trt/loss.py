@@ -67,9 +67,3 @@ def consistency(o, o_rev, config):
         kl = backward()
     return (t * t) * kl
 
-
-def batch_mean(per_sample, sample_weight=None):
-    """Mean over the batch, weighted like Keras' ``sum_over_batch_size`` reduction."""
-    if sample_weight is not None:
-        per_sample = per_sample * ops.cast(ops.reshape(sample_weight, (-1,)), per_sample.dtype)
-    return ops.mean(per_sample)
