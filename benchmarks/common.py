@@ -31,6 +31,7 @@ def limit_threads(framework):
         except RuntimeError:  # already set
             pass
     if framework == "keras-tensorflow":
+        import keras_trt  # noqa: F401  (loads TensorFlow with keras-trt's options, as users do)
         import tensorflow as tf
 
         try:

@@ -20,10 +20,11 @@ import argparse
 import statistics
 import time
 
+import keras_trt  # first: it sets TensorFlow's and XLA's options before Keras loads them
+
 import keras
 import numpy as np
 
-import keras_trt
 from keras_trt import layers as trt_layers
 from keras_trt import models
 

@@ -48,10 +48,10 @@ def _data(seed=common.SEED, batch=common.BATCH):
 class KerasRunner:
     def __init__(self, backend):
         common.limit_threads(f"keras-{backend}")
+        import keras_trt  # before Keras, as users should: it sets TensorFlow's and XLA's options
+
         import keras
         import numpy as np
-
-        import keras_trt
 
         self.keras, self.keras_trt, self.np = keras, keras_trt, np
         self.backend = backend

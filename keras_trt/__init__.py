@@ -8,6 +8,9 @@ Runs unchanged on the TensorFlow, JAX and PyTorch backends (``KERAS_BACKEND``).
 
 __version__ = "0.1.0"
 
+# First: TensorFlow and XLA read their options once, when they load.
+from keras_trt import _tf_cpu  # noqa: E402,F401  (oneDNN for TensorFlow, before Keras loads it)
+from keras_trt import _jax_cpu  # noqa: E402,F401  (process settings for JAX on the CPU)
 from keras_trt import surrogates  # noqa: E402
 from keras_trt import layers  # noqa: E402
 from keras_trt import trt  # noqa: E402

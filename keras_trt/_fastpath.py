@@ -10,11 +10,8 @@ its channels-last input to channels-first and back. This module is the one place
 - TensorFlow, ``BatchNormalization``: the fused ``FusedBatchNormV3`` kernel (oneDNN on CPU).
 - torch, ``BatchNormalization``: ``torch.nn.functional.batch_norm`` on a channels-last view.
 - torch, ``Conv2D``: ``torch.nn.functional.conv2d`` on channels-last views (no copies).
-- JAX: no layer paths (XLA fuses the generic ops itself), but one compiler option: on the
-  CPU, XLA's YNNPACK convolutions were 1.5-2x slower than its Eigen ones here, so
-  :func:`configure_xla_cpu` asks XLA not to hand single convolutions to YNNPACK (it keeps
-  YNNPACK's reductions, which are the fast ones), without leaving it in ``XLA_FLAGS``. See the
-  function for when it applies.
+- JAX: no layer paths (XLA fuses the generic ops itself); two process settings for the CPU
+  live in :mod:`keras_trt._jax_cpu`.
 
 Each path computes what the wrapped Keras layer computes, with its variables: the same
 normalisation with batch statistics in training and moving statistics otherwise, the same
@@ -39,82 +36,6 @@ ENABLED = os.environ.get("KERAS_TRT_FAST_PATHS", "1") != "0"
 #: The LIF layers' fused custom-gradient op (:func:`keras_trt.neurons.lif_spikes`); when off
 #: they run the step-by-step :func:`keras_trt.neurons.lif_sequence` and autodiff.
 FUSED_LIF = ENABLED
-
-#: The XLA option :func:`configure_xla_cpu` applies, and the jaxlib releases it was measured on
-#: (XLA aborts the process on a flag it does not know, so it is never guessed for others).
-XLA_CPU_OPTION = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
-XLA_CPU_OPTION_JAXLIB = ("0.10.",)
-
-
-def xla_cpu_option_wanted(environ=None):
-    """Whether :data:`XLA_CPU_OPTION` should apply under ``environ`` (default ``os.environ``).
-
-    Yes when the Keras backend is JAX, the fast paths are on (``KERAS_TRT_FAST_PATHS``),
-    ``KERAS_TRT_XLA_CPU_OPTION`` is not ``0``, the installed jaxlib is one the option was measured
-    on, and ``XLA_FLAGS`` does not already set YNNPACK fusions (yours win).
-
-    >>> xla_cpu_option_wanted({"KERAS_TRT_XLA_CPU_OPTION": "0"})
-    False
-    >>> xla_cpu_option_wanted({"XLA_FLAGS": "--xla_cpu_experimental_ynn_fusion_type=dot"})
-    False
-    """
-    environ = os.environ if environ is None else environ
-    if not ENABLED or environ.get("KERAS_TRT_XLA_CPU_OPTION", "1") == "0":
-        return False
-    if keras.backend.backend() != "jax":
-        return False
-    if "ynn_fusion_type" in environ.get("XLA_FLAGS", ""):
-        return False
-    try:
-        from jaxlib import version as jaxlib_version
-    except ImportError:  # pragma: no cover - the JAX backend always has jaxlib
-        return False
-    return jaxlib_version.__version__.startswith(XLA_CPU_OPTION_JAXLIB)
-
-
-def configure_xla_cpu():
-    """Applies :data:`XLA_CPU_OPTION` to this process's XLA when safe and useful; returns whether.
-
-    Measured on this project's CPU (JAX 0.10.2, spiking ResNet-18, B=32): training step T=2
-    2.0-2.6 s -> 1.7-1.8 s, T=4 5.7 s -> 3.4 s, inference 0.53-0.62 s -> 0.43 s; a 3x3
-    convolution's forward+backward at [64, 32, 32, 64] 210-270 ms -> 120-150 ms. Only the
-    convolution kernel changes (results differ by float rounding).
-
-    ``import keras_trt`` calls it once. It applies when :func:`xla_cpu_option_wanted` says so and
-    JAX has not started a backend yet. XLA reads ``XLA_FLAGS`` once per process; this function
-    adds the option to ``XLA_FLAGS``, makes XLA read them now (without starting a backend) and
-    puts ``XLA_FLAGS`` back as it was, so subprocesses (and TensorFlow's own XLA in this process)
-    never see it. Consequently, set any ``XLA_FLAGS`` of your own before importing keras_trt on
-    JAX. ``KERAS_TRT_XLA_CPU_OPTION=0`` refuses the option; to use it without keras_trt::
-
-        XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type=-individual_convolution python train.py
-    """
-    if not xla_cpu_option_wanted():
-        return False
-    try:
-        from jax._src import xla_bridge
-        from jax._src.lib import xla_client
-    except ImportError:  # pragma: no cover - moved in a jaxlib this was not measured on
-        return False
-    if xla_bridge.backends_are_initialized():
-        return False  # XLA has read its flags already: too late, and nothing to undo
-    saved = os.environ.get("XLA_FLAGS")
-    os.environ["XLA_FLAGS"] = f"{saved or ''} {XLA_CPU_OPTION}".strip()
-    try:
-        # Building compile options makes XLA parse XLA_FLAGS (once per process); no backend starts.
-        xla_client.CompileOptions().executable_build_options.debug_options  # noqa: B018
-        return True
-    except Exception:  # pragma: no cover - an internal that moved: leave XLA's defaults
-        return False
-    finally:
-        if saved is None:
-            del os.environ["XLA_FLAGS"]
-        else:
-            os.environ["XLA_FLAGS"] = saved
-
-
-XLA_CPU_CONFIGURED = configure_xla_cpu()
-
 
 def folded_call(layer, x, training):
     """``layer(x)`` through a backend fast path, or ``None`` when there is none."""
@@ -249,17 +170,29 @@ def _torch_conv2d(layer, x):
     ):
         return None
     (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
+    dtype = getattr(torch, layer.compute_dtype)
+    if (kh, kw) == (1, 1):
+        # A 1x1 convolution is a matmul over channels at every strided pixel ("same" and
+        # "valid" pad nothing here). Not via F.conv2d: torch 2.13's CPU kernel for a 1x1/2
+        # convolution of a channels-last input writes out of bounds in its weight gradient
+        # (wrong gradients, heap corruption; tests/test_fast_paths.py has the reproduction).
+        y = x[:, ::sh, ::sw, :].to(dtype) @ layer.kernel.value.to(dtype)[0, 0]
+        if layer.use_bias:
+            y = y + layer.bias.value.to(dtype)
+        return _activate(layer, y)
     if layer.padding == "valid":
         padding = 0
     elif layer.padding == "same" and sh == sw == 1 and kh % 2 and kw % 2:
         padding = (kh // 2, kw // 2)  # symmetric, as Keras' "same" with stride 1
     else:
         return None
-    dtype = getattr(torch, layer.compute_dtype)
     kernel = layer.kernel.value.to(dtype).permute(3, 2, 0, 1)  # HWIO -> OIHW view
     bias = layer.bias.value.to(dtype) if layer.use_bias else None
     y = F.conv2d(_channels_first(x.to(dtype)), kernel, bias, stride=(sh, sw), padding=padding)
-    y = _channels_last(y)
+    return _activate(layer, _channels_last(y))
+
+
+def _activate(layer, y):
     if layer.activation is not None and layer.activation is not keras.activations.linear:
         y = layer.activation(y)
     return y

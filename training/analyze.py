@@ -16,6 +16,8 @@ Runs the model's inference pass on the first ``--samples`` held-out samples and 
 import argparse
 import os
 
+from training import use_backend
+
 
 def held_out(dataset, samples, timesteps=None, data_dir=None):
     """The first ``samples`` held-out inputs and labels of a :mod:`training.datasets` source."""
@@ -85,8 +87,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.samples < 1:
         parser.error("--samples must be at least 1")
-    if args.backend:
-        os.environ["KERAS_BACKEND"] = args.backend
+    use_backend(args.backend)
     report, paths = analyze(args.preset, args.dataset, samples=args.samples, output=args.output,
                             timesteps=args.timesteps, data_dir=args.data_dir, batch_size=args.batch_size)
     print(report.to_markdown())

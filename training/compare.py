@@ -32,13 +32,12 @@ import csv
 import dataclasses
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from training import stats
+from training import stats, use_backend
 
 
 @dataclasses.dataclass(frozen=True)
@@ -379,8 +378,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error("--seeds must be >= 1 (use 5 or more for intervals that can tell).")
-    if args.backend:
-        os.environ["KERAS_BACKEND"] = args.backend
+    use_backend(args.backend)
     from training import recipe as recipes
 
     recipe = recipes.get(args.recipe)

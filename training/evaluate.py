@@ -16,6 +16,8 @@ import argparse
 import json
 import os
 
+from training import use_backend
+
 
 def evaluate(handle, dataset, *, batch_size=256, data_dir=None, timesteps=None):
     """Held-out metrics of preset ``handle`` on ``dataset``; returns ``(measured, stated)``."""
@@ -111,8 +113,7 @@ def main(argv=None):
     parser.add_argument("--perturb", action="store_true",
                         help="also report temporal perturbations, consistency and firing rate")
     args = parser.parse_args(argv)
-    if args.backend:
-        os.environ["KERAS_BACKEND"] = args.backend
+    use_backend(args.backend)
     measured, stated = evaluate(args.preset, args.dataset, batch_size=args.batch_size,
                                 data_dir=args.data_dir, timesteps=args.timesteps)
     print(f"{args.preset} on {args.dataset}: accuracy {measured['accuracy']:.4f}", end="")

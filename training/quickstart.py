@@ -13,10 +13,11 @@ accuracy on its own held-out data.
 import argparse
 import time
 
+import keras_trt  # first: it sets TensorFlow's and XLA's options before Keras loads them
+
 import keras
 import numpy as np
 
-import keras_trt
 from keras_trt.data import load_digits
 from keras_trt.models import spiking_cnn
 

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from training import use_backend
+
 
 def _parse(argv):
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.splitlines()[0])
@@ -324,8 +326,7 @@ def _epoch_seconds(log_path):
 
 def main(argv=None):
     args = _parse(argv)
-    if args.backend:
-        os.environ["KERAS_BACKEND"] = args.backend  # before keras is imported
+    use_backend(args.backend)
     from training import recipe as recipes
 
     if args.list or not args.recipe:
