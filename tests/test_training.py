@@ -48,6 +48,23 @@ def test_resume_refuses_a_different_run(tmp_path):
         train.train(recipe, output=tmp_path, epochs=1, seed=1, verbose=0, save_preset=False)
 
 
+def test_bfloat16_run_computes_in_bfloat16_and_resumes_only_as_bfloat16(tmp_path):
+    recipe = recipes.get("scnn-digits-t4").replace(batch_size=256, build=dict(widths=(8, 16)))
+    kw = dict(epochs=1, verbose=0, save_preset=False)
+    result = train.train(recipe, output=tmp_path, precision="mixed_bfloat16", **kw)
+    assert result["precision"] == "mixed_bfloat16"
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is put back
+    model = keras.saving.load_model(tmp_path / "checkpoint" / "model.keras")
+    conv = next(l for l in model._flatten_layers() if isinstance(l, keras.layers.Conv2D))
+    assert (conv.compute_dtype, conv.variable_dtype) == ("bfloat16", "float32")
+    assert keras.backend.standardize_dtype(model.predict(np.zeros((2, 8, 8, 1)), verbose=0).dtype) in (
+        "bfloat16", "float32")
+    with pytest.raises(SystemExit, match="different run"):
+        train.train(recipe, output=tmp_path, **kw)  # a float32 run over a bfloat16 checkpoint
+    with pytest.raises(ValueError, match="precision"):
+        train.train(recipe, output=tmp_path / "x", precision="float16", **kw)
+
+
 @pytest.mark.backend_independent
 def test_unknown_recipe_suggests_names():
     with pytest.raises(SystemExit, match="scnn-digits-t4"):

@@ -37,6 +37,9 @@ def _parse(argv):
     parser.add_argument("--verbose", default="auto", help="Keras fit verbosity: auto, 0, 1 or 2")
     parser.add_argument("--devices", type=int, help="data parallelism over N devices (JAX, TensorFlow); "
                         "the batch size is the global batch, split evenly across them")
+    parser.add_argument("--precision", default="float32", choices=["float32", "mixed_bfloat16"],
+                        help="dtype policy of the model (mixed_bfloat16: bfloat16 compute, float32 "
+                        "weights; the LIF integrates in float32); default float32")
     parser.add_argument("--multi-host", action="store_true", help="data parallelism across hosts (JAX: "
                         "KERAS_DISTRIBUTION_* variables; TF: TF_CONFIG), over all their devices by default")
     return parser.parse_args(argv)
@@ -49,8 +52,9 @@ def _positive_int(text):
     return value
 
 
-def default_output(recipe_name, backend, seed, trt):
-    return Path("runs") / recipe_name / f"{backend}-seed{seed}{'' if trt else '-plain'}"
+def default_output(recipe_name, backend, seed, trt, precision="float32"):
+    suffix = ("" if trt else "-plain") + ("" if precision == "float32" else "-bf16")
+    return Path("runs") / recipe_name / f"{backend}-seed{seed}{suffix}"
 
 
 def make_optimizer(recipe, steps_per_epoch, epochs):
@@ -128,11 +132,12 @@ def _callbacks():
 
 def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, data_dir=None,
           restart=False, verbose="auto", extra_callbacks=(), save_preset=True, devices=None,
-          multi_host=False):
+          multi_host=False, precision="float32"):
     """Runs ``recipe`` and returns the result dict (also written to ``output/result.json``).
 
     ``devices``: train data-parallel on that many devices, ``multi_host``: across hosts (see
-    ``keras_trt.distribute``)."""
+    ``keras_trt.distribute``). ``precision``: the model's Keras dtype policy (``"float32"`` or
+    ``"mixed_bfloat16"``)."""
     import keras
 
     if devices is not None or multi_host:
@@ -142,7 +147,7 @@ def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, dat
                                       multi_host=multi_host):
             return train(recipe, output=output, epochs=epochs, batch_size=batch_size, seed=seed,
                          trt=trt, data_dir=data_dir, restart=restart, verbose=verbose,
-                         extra_callbacks=extra_callbacks, save_preset=save_preset)
+                         extra_callbacks=extra_callbacks, save_preset=save_preset, precision=precision)
 
     import keras_trt
     from training import datasets
@@ -153,8 +158,12 @@ def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, dat
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a whole number >= 1, got {value!r}.")
+    if precision not in ("float32", "mixed_bfloat16"):
+        raise ValueError(f"precision must be 'float32' or 'mixed_bfloat16', got {precision!r}.")
     run = dict(recipe=recipe.name, seed=seed, trt=bool(trt), epochs=epochs, batch_size=batch_size,
                backend=keras.backend.backend())
+    if precision != "float32":  # only then: float32 checkpoints of earlier versions still resume
+        run["precision"] = precision
     data = datasets.load(recipe.dataset, batch_size=batch_size, seed=seed, augment=recipe.augment,
                          timesteps=recipe.timesteps, data_dir=data_dir, **recipe.dataset_kwargs)
     _check_last_batches(data, batch_size)
@@ -169,6 +178,8 @@ def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, dat
     if (ckpt / "state.json").exists():
         state = _read_state(ckpt / "state.json")
         changed = {k: (state.get(k), v) for k, v in run.items() if state.get(k) != v}
+        if state.get("precision", "float32") != precision:
+            changed["precision"] = (state.get("precision", "float32"), precision)
         if changed:
             raise SystemExit(
                 f"{output} holds a checkpoint of a different run ({changed}); use another "
@@ -181,10 +192,15 @@ def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, dat
     # (a model deserialised from its config traces a differently ordered program, whose float
     # rounding differs).
     keras.utils.set_random_seed(seed)
-    model = keras_trt.models.build(
-        recipe.architecture, num_classes=data.num_classes, timesteps=recipe.timesteps,
-        input_shape=tuple(data.input_shape), **recipe.build,
-    )
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)  # layers take the policy when they are built
+    try:
+        model = keras_trt.models.build(
+            recipe.architecture, num_classes=data.num_classes, timesteps=recipe.timesteps,
+            input_shape=tuple(data.input_shape), **recipe.build,
+        )
+    finally:
+        keras.config.set_dtype_policy(policy)
     model.compile(
         optimizer=make_optimizer(recipe, _steps(data.train), epochs),
         metrics=["accuracy"],
@@ -339,14 +355,15 @@ def main(argv=None):
     import keras
 
     verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
-    output = args.output or default_output(recipe.name, keras.backend.backend(), args.seed, not args.no_trt)
+    output = args.output or default_output(recipe.name, keras.backend.backend(), args.seed, not args.no_trt,
+                                           args.precision)
     from keras_trt.distribute import DistributeError
 
     try:
         return train(recipe, output=output, epochs=args.epochs, batch_size=args.batch_size,
                      seed=args.seed, trt=not args.no_trt, data_dir=args.data_dir,
                      restart=args.restart, verbose=verbose, devices=args.devices,
-                     multi_host=args.multi_host)
+                     multi_host=args.multi_host, precision=args.precision)
     except DistributeError as err:  # before training starts
         raise SystemExit(f"error: {err}") from None
     except KeyboardInterrupt:
