@@ -17,6 +17,7 @@ both):
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 
 import keras
@@ -27,6 +28,12 @@ from keras_trt import _fastpath
 #: (XLA aborts the process on a flag it does not know, so it is never guessed for others).
 XLA_CPU_OPTION = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
 XLA_CPU_OPTION_JAXLIB = ("0.10.",)
+
+
+def _jax_setting_allowed(environ, switch):
+    """The gate both settings share: Keras on JAX, the fast paths on, ``switch`` not ``0``."""
+    return (_fastpath.ENABLED and environ.get(switch, "1") != "0"
+            and keras.backend.backend() == "jax")
 
 
 def xla_cpu_option_wanted(environ=None):
@@ -42,9 +49,7 @@ def xla_cpu_option_wanted(environ=None):
     False
     """
     environ = os.environ if environ is None else environ
-    if not _fastpath.ENABLED or environ.get("KERAS_TRT_XLA_CPU_OPTION", "1") == "0":
-        return False
-    if keras.backend.backend() != "jax":
+    if not _jax_setting_allowed(environ, "KERAS_TRT_XLA_CPU_OPTION"):
         return False
     if "ynn_fusion_type" in environ.get("XLA_FLAGS", ""):
         return False
@@ -125,6 +130,7 @@ def _jax_on_cpu(environ):
     return importlib.util.find_spec("libtpu") is None
 
 
+@functools.cache  # one lookup per process: both the check and the setting need it
 def _glibc():
     """The C library if it is glibc (``mallopt`` with glibc's parameter numbers), else None."""
     try:
@@ -149,9 +155,7 @@ def cpu_malloc_wanted(environ=None):
     False
     """
     environ = os.environ if environ is None else environ
-    if not _fastpath.ENABLED or environ.get("KERAS_TRT_CPU_MALLOC", "1") == "0":
-        return False
-    if keras.backend.backend() != "jax" or not _jax_on_cpu(environ):
+    if not _jax_setting_allowed(environ, "KERAS_TRT_CPU_MALLOC") or not _jax_on_cpu(environ):
         return False
     return _glibc() is not None
 

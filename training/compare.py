@@ -95,13 +95,6 @@ def _train_size(data, batch_size):
     return _steps(data.train) * batch_size  # tf.data: whole batches (the last may be smaller)
 
 
-def _test_arrays(data):
-    if isinstance(data.test, tuple):
-        return data.test
-    xs, ys = zip(*((np.asarray(x), np.asarray(y)) for x, y in data.test.as_numpy_iterator()))
-    return np.concatenate(xs), np.concatenate(ys)
-
-
 def _log(folder):
     with open(Path(folder) / "log.csv") as f:
         rows = list(csv.DictReader(f))
@@ -156,7 +149,7 @@ def run(recipe, seeds, output, arms, epochs=None, data_dir=None, verbose=0, prob
     epochs = epochs or recipe.epochs
     data = datasets.load(recipe.dataset, batch_size=recipe.batch_size, seed=0, augment=False,
                          timesteps=recipe.timesteps, data_dir=data_dir, **recipe.dataset_kwargs)
-    test = _test_arrays(data) if probe else None
+    test = data.test_arrays()
     n_train = _train_size(data, recipe.batch_size)
     flops = {}
     for arm in arms:
@@ -186,7 +179,7 @@ def run(recipe, seeds, output, arms, epochs=None, data_dir=None, verbose=0, prob
             by_key[arm.key] = result
             runs[arm.key].append(result)
     return dict(recipe=recipe.name, epochs=epochs, seeds=len(seeds), backend=keras.backend.backend(),
-                dataset=data.name, n_train=n_train, n_test=int(len(_test_arrays(data)[1])),
+                dataset=data.name, n_train=n_train, n_test=int(len(test[1])),
                 arms=[dataclasses.asdict(a) for a in arms], flops_per_image=flops,
                 flops_matched_epochs=flops_epochs, runs=runs)
 

@@ -21,6 +21,14 @@ class Data:
     name: str
     class_names: list | None = None
 
+    def test_arrays(self):
+        """The held-out set as ``(x, y)`` arrays (a tf.data set gathered whole: the held-out
+        sets of the recipes fit in memory)."""
+        if isinstance(self.test, tuple):
+            return self.test
+        xs, ys = zip(*((np.asarray(x), np.asarray(y)) for x, y in self.test.as_numpy_iterator()))
+        return np.concatenate(xs), np.concatenate(ys)
+
 
 class EpochArrays:
     """In-memory training data whose epoch ``e`` is a pure function of ``(seed, e)``.

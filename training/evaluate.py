@@ -60,17 +60,10 @@ def recipe_dataset_kwargs(meta, dataset):
 
 def perturbation_report(handle, dataset, *, batch_size=256, data_dir=None, timesteps=None):
     """``training.probes.robustness`` of preset ``handle`` on ``dataset``'s held-out set."""
-    import numpy as np
-
     from training.probes import robustness
 
     model, _, data = _model_and_data(handle, dataset, batch_size, data_dir, timesteps)
-    if isinstance(data.test, tuple):
-        x, y = data.test
-    else:  # tf.data: gathered into arrays (held-out sets of the recipes fit in memory)
-        pairs = list(data.test.as_numpy_iterator())
-        x, y = np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
-    return robustness(model, x, y, batch_size=batch_size)
+    return robustness(model, *data.test_arrays(), batch_size=batch_size)
 
 
 def _print_perturbations(report):
