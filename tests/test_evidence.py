@@ -11,7 +11,7 @@ import pytest
 import reference
 import tiny_models
 from keras_trt import temporal
-from training import compare, datasets, probes, stats, train
+from training import compare, datasets, probes, seed_jobs, stats, train
 from training import recipe as recipes
 
 # Tests that involve no backend computation run under one backend of the suite only.
@@ -225,6 +225,35 @@ def test_compare_writes_a_page_and_reuses_finished_runs(tmp_path, monkeypatch):
     monkeypatch.setattr(train, "train", lambda *a, **k: pytest.fail("a finished run was retrained"))
     again = compare.main(argv)
     assert json.dumps(again["comparisons"]) == json.dumps(result["comparisons"])
+
+
+@once
+def test_seed_jobs_split_cores_and_arguments():
+    assert seed_jobs.split(range(5), 2) == [[0, 2, 4], [1, 3]]
+    assert seed_jobs.split(range(2), 4) == [[0], [1]]  # never an idle process
+    assert seed_jobs.assign_cores(2, [0, 1, 2, 3]) == [[0, 1], [2, 3]]
+    assert seed_jobs.assign_cores(3, [0, 1]) == [[0], [1], [0]]  # more children than cores: shared
+    assert seed_jobs.without_jobs(["r", "--jobs", "2", "--seeds", "5", "--jobs=3"]) == ["r", "--seeds", "5"]
+    env = seed_jobs.child_env(1, base={"OMP_NUM_THREADS": "4"})
+    assert env["OMP_NUM_THREADS"] == "4" and env["TF_NUM_INTRAOP_THREADS"] == "1"  # the user's value wins
+    with pytest.raises(ValueError, match="jobs"):
+        seed_jobs.split(range(3), 0)
+
+
+@once
+def test_compare_with_jobs_trains_every_seed_in_child_processes(tmp_path, monkeypatch):
+    # The parent must only reuse: any training in this process fails the test.
+    monkeypatch.setattr(train, "train", lambda *a, **k: pytest.fail("the parent process trained"))
+    argv = ["smlp-basicmotions-t20", "--seeds", "2", "--epochs", "1", "--jobs", "2", "--no-probe",
+            "--backend", "tensorflow", "--output", str(tmp_path / "runs"),
+            "--results-dir", str(tmp_path / "results")]
+    result = compare.main(argv)
+    assert {k: len(v) for k, v in result["runs"].items()} == {"trt": 2, "plain": 2, "plain-flops": 2}
+    assert [r["seed"] for r in result["runs"]["trt"]] == [0, 1]
+    assert (tmp_path / "results" / "smlp-basicmotions-t20.md").exists()
+    # A failing child (here: an argument error) is named with its exit code.
+    with pytest.raises(SystemExit, match=r"seeds 0 \(exit code 2\)"):
+        seed_jobs.run_children(["smlp-basicmotions-t20", "--seeds", "0"], [[0]])
 
 
 # --- JapaneseVowels, on the files shipped in sktime's wheel ----------------------------------
