@@ -220,6 +220,8 @@ def test_compare_writes_a_page_and_reuses_finished_runs(tmp_path, monkeypatch):
     assert f"| TRT − plain SNN | equal epochs | {s['mean_diff']:+.2f} |" in text
     assert "equal training FLOPs" in text
     assert (tmp_path / "results" / "tiny-basicmotions-compute.png").stat().st_size > 0
+    summary = json.loads((tmp_path / "results" / "tiny-basicmotions.json").read_text())
+    assert {a["key"]: a["accuracy"] for a in summary["arms"]} == acc  # the README table's source
 
     # A second call retrains nothing: every run is reused.
     monkeypatch.setattr(train, "train", lambda *a, **k: pytest.fail("a finished run was retrained"))
@@ -254,6 +256,62 @@ def test_compare_with_jobs_trains_every_seed_in_child_processes(tmp_path, monkey
     # A failing child (here: an argument error) is named with its exit code.
     with pytest.raises(SystemExit, match=r"seeds 0 \(exit code 2\)"):
         seed_jobs.run_children(["smlp-basicmotions-t20", "--seeds", "0"], [[0]])
+
+
+def _fake_result():
+    acc = {"trt": [0.97, 0.98, 0.96], "plain": [0.95, 0.97, 0.96], "plain-flops": [0.98, 0.98, 0.97]}
+    arms = [{"key": "trt", "label": "TRT"}, {"key": "plain", "label": "plain SNN"},
+            {"key": "plain-flops", "label": "plain SNN, TRT's training FLOPs"}]
+    epochs = {"trt": 10, "plain": 10, "plain-flops": 20}
+    runs = {k: [{"seed": i, "epochs": epochs[k], "test": {"accuracy": a}} for i, a in enumerate(v)]
+            for k, v in acc.items()}
+    result = dict(recipe="fake-r", dataset="fake-data", n_test=100, backend="jax", epochs=10,
+                  arms=arms, runs=runs)
+    result["comparisons"] = compare.comparisons(result)
+    return result, acc
+
+
+@once
+def test_results_table_from_a_summary_against_hand_statistics():
+    from scipy import stats as sps
+
+    from training import results_table
+
+    result, acc = _fake_result()
+    summary = json.loads(json.dumps(results_table.summary(result)))  # as read back from disk
+    row = results_table.table([summary]).splitlines()[2]
+    d = 100 * (np.array(acc["trt"]) - np.array(acc["plain-flops"]))  # -1, 0, -1
+    half = sps.t.ppf(0.975, 2) * d.std(ddof=1) / math.sqrt(3)
+    p = sps.ttest_rel(acc["trt"], acc["plain-flops"]).pvalue
+    assert row.startswith("| `fake-r` (10 epochs, jax) | fake-data, 100 | 3 | 97.00 ± 1.00 | 96.00 ± 1.00 |")
+    assert "97.67 ± 0.58 (20 epochs)" in row
+    assert row.endswith(f"| {d.mean():+.2f} ({d.mean() - half:+.2f} to {d.mean() + half:+.2f}), p = {p:.2g} |")
+
+
+@once
+def test_results_table_replaces_only_its_block():
+    from training import results_table as rt
+
+    text = f"intro\n{rt.BEGIN}\nold\n{rt.END}\noutro\n"
+    assert rt.replace_block(text, "new") == f"intro\n{rt.BEGIN}\nnew\n{rt.END}\noutro\n"
+    with pytest.raises(ValueError, match="results-table"):
+        rt.replace_block("no markers", "new")
+
+
+@once
+def test_readme_results_table_is_the_one_the_pages_give():
+    import pathlib
+
+    from training import results_table as rt
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    block = readme.split(rt.BEGIN)[1].split(rt.END)[0].strip()
+    summaries = rt.load(root / "docs" / "results")
+    assert len(summaries) >= 2
+    assert block == rt.table(summaries), "README table out of date: python -m training.results_table --readme"
+    for s in summaries:  # every summary belongs to a page
+        assert (root / "docs" / "results" / f"{s['recipe']}.md").exists()
 
 
 # --- JapaneseVowels, on the files shipped in sktime's wheel ----------------------------------

@@ -24,7 +24,8 @@ sequences and with one step dropped or duplicated, original/reversed consistency
 The page ``<results-dir>/<recipe>.md`` reports each arm's mean ± std, the paired differences with
 their 95 % t intervals and paired t-test p-values, the probes, the learning curves
 (``<recipe>.png``) and held-out accuracy against training FLOPs and seconds
-(``<recipe>-compute.png``). Finished runs are reused and interrupted ones resume, so the same
+(``<recipe>-compute.png``); ``<recipe>.json`` holds its numbers for ``training.results_table``,
+which regenerates the README's table. Finished runs are reused and interrupted ones resume, so the same
 command continues an interrupted comparison or adds seeds. ``--jobs N`` trains the seeds in N
 processes at once, each pinned to its share of the cores (``training.seed_jobs``), then writes the
 page from their runs.
@@ -40,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training import seed_jobs, stats, use_backend
+from training import results_table, seed_jobs, stats, use_backend
 
 
 @dataclasses.dataclass(frozen=True)
@@ -405,6 +406,8 @@ def main(argv=None):
     text = page(recipe, result, command, images)
     (results_dir / f"{recipe.name}.md").write_text(text)
     (output / "comparison.json").write_text(json.dumps(result, indent=2))
+    # The page's numbers in a form `python -m training.results_table` turns into the README table.
+    (results_dir / f"{recipe.name}.json").write_text(json.dumps(results_table.summary(result), indent=1))
     print(text)
     print(f"written: {results_dir / (recipe.name + '.md')} and its two plots")
     return result
