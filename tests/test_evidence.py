@@ -3,6 +3,7 @@ the perturbations on tiny inputs, the compute-matched epoch count, and the pairi
 
 import json
 import math
+import os
 
 import keras
 import numpy as np
@@ -235,7 +236,9 @@ def test_seed_jobs_split_cores_and_arguments():
     assert seed_jobs.split(range(2), 4) == [[0], [1]]  # never an idle process
     assert seed_jobs.assign_cores(2, [0, 1, 2, 3]) == [[0, 1], [2, 3]]
     assert seed_jobs.assign_cores(3, [0, 1]) == [[0], [1], [0]]  # more children than cores: shared
-    assert seed_jobs.without_jobs(["r", "--jobs", "2", "--seeds", "5", "--jobs=3"]) == ["r", "--seeds", "5"]
+    assert seed_jobs.assign_cores(2, [0, 1, 2]) == [[0, 1], [2]]  # no core left idle
+    assert seed_jobs.without_jobs(["r", "--jobs", "2", "--seeds", "5", "--jobs=3", "--jo", "4"]) == ["r", "--seeds", "5"]
+    assert seed_jobs.child_env(1, base={})["PYTHONPATH"].split(os.pathsep)[0] == seed_jobs.ROOT
     env = seed_jobs.child_env(1, base={"OMP_NUM_THREADS": "4"})
     assert env["OMP_NUM_THREADS"] == "4" and env["TF_NUM_INTRAOP_THREADS"] == "1"  # the user's value wins
     with pytest.raises(ValueError, match="jobs"):
@@ -253,9 +256,12 @@ def test_compare_with_jobs_trains_every_seed_in_child_processes(tmp_path, monkey
     assert {k: len(v) for k, v in result["runs"].items()} == {"trt": 2, "plain": 2, "plain-flops": 2}
     assert [r["seed"] for r in result["runs"]["trt"]] == [0, 1]
     assert (tmp_path / "results" / "smlp-basicmotions-t20.md").exists()
-    # A failing child (here: an argument error) is named with its exit code.
+    # A failing child (here: an argument error) is named with its exit code, from any directory.
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit, match=r"seeds 0 \(exit code 2\)"):
         seed_jobs.run_children(["smlp-basicmotions-t20", "--seeds", "0"], [[0]])
+    with pytest.raises(SystemExit):  # --only-seeds is what --jobs gives its children
+        compare.main(["smlp-basicmotions-t20", "--jobs", "2", "--only-seeds", "1"])
 
 
 def _fake_result():
@@ -277,15 +283,40 @@ def test_results_table_from_a_summary_against_hand_statistics():
 
     from training import results_table
 
+    def t_interval(d):  # by hand: mean ± t(0.975, n-1) * s / sqrt(n)
+        half = sps.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+        return d.mean(), d.mean() - half, d.mean() + half
+
+    def fmt(v):
+        return f"{v:+.2f}".replace("-", "−")
+
     result, acc = _fake_result()
-    summary = json.loads(json.dumps(results_table.summary(result)))  # as read back from disk
+    summary = json.loads(json.dumps(results_table.summary(result), allow_nan=False))  # strict JSON
     row = results_table.table([summary]).splitlines()[2]
-    d = 100 * (np.array(acc["trt"]) - np.array(acc["plain-flops"]))  # -1, 0, -1
-    half = sps.t.ppf(0.975, 2) * d.std(ddof=1) / math.sqrt(3)
-    p = sps.ttest_rel(acc["trt"], acc["plain-flops"]).pvalue
-    assert row.startswith("| `fake-r` (10 epochs, jax) | fake-data, 100 | 3 | 97.00 ± 1.00 | 96.00 ± 1.00 |")
-    assert "97.67 ± 0.58 (20 epochs)" in row
-    assert row.endswith(f"| {d.mean():+.2f} ({d.mean() - half:+.2f} to {d.mean() + half:+.2f}), p = {p:.2g} |")
+    assert row.startswith("| `fake-r` (10 epochs, jax) | fake-data, 100 | 3 | 97.00 ± 1.00 | 96.00 ± 1.00 | "
+                          "97.67 ± 0.58 (20 epochs) |")
+    cells = [c.strip() for c in row.split("|")[-3:-1]]
+    for cell, other in zip(cells, ("plain", "plain-flops")):
+        m, lo, hi = t_interval(100 * (np.array(acc["trt"]) - np.array(acc[other])))
+        assert cell.startswith(f"{fmt(m)} ({fmt(lo)} to {fmt(hi)}), p = "), (cell, m, lo, hi)
+    p = float(cells[1].split("p = ")[1])
+    assert abs(p - (1 - 2 / math.sqrt(6))) < 1e-3  # t = -2, 2 degrees of freedom: p = 1 - |t|/sqrt(2 + t^2)
+
+
+@once
+def test_results_table_without_an_interval():
+    from training import results_table
+
+    result, _ = _fake_result()
+    for runs in result["runs"].values():  # one seed: no interval, no p
+        del runs[1:]
+    result["comparisons"] = compare.comparisons(result)
+    summary = results_table.summary(result)
+    json.dumps(summary, allow_nan=False)  # undefined statistics are null, not NaN
+    row = results_table.table([summary]).splitlines()[2]
+    assert row.endswith("| −1.00 (n/a), p = n/a |")
+    del summary["arms"][2], summary["comparisons"][1]  # an arm not run: a dash
+    assert results_table.table([summary]).splitlines()[2].endswith("| – | +2.00 (n/a), p = n/a | – |")
 
 
 @once
@@ -310,8 +341,11 @@ def test_readme_results_table_is_the_one_the_pages_give():
     summaries = rt.load(root / "docs" / "results")
     assert len(summaries) >= 2
     assert block == rt.table(summaries), "README table out of date: python -m training.results_table --readme"
-    for s in summaries:  # every summary belongs to a page
-        assert (root / "docs" / "results" / f"{s['recipe']}.md").exists()
+    for s in summaries:  # every summary holds its page's per-seed accuracies
+        page = (root / "docs" / "results" / f"{s['recipe']}.md").read_text()
+        for arm in s["arms"]:
+            seeds = ", ".join(f"{a:.1f}" for a in arm["accuracy"])
+            assert f"| {arm['label']} | {arm['epochs']} |" in page and f"| {seeds} |" in page, arm["label"]
 
 
 # --- JapaneseVowels, on the files shipped in sktime's wheel ----------------------------------

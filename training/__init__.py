@@ -1,6 +1,8 @@
 """Recipes and command-line tools that train, compare, evaluate and publish keras-trt models."""
 
+import json
 import os
+from pathlib import Path
 
 
 def use_backend(name=None):
@@ -12,3 +14,11 @@ def use_backend(name=None):
     if name:
         os.environ["KERAS_BACKEND"] = name
     import keras_trt  # noqa: F401
+
+
+def write_json(path, data, **dumps_kwargs):
+    """Writes ``data`` as JSON to ``path`` all at once (through a temporary file and a rename), so
+    an interrupted run never leaves a half-written file for the next one to trip over."""
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, **dumps_kwargs))
+    os.replace(tmp, path)

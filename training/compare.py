@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training import results_table, seed_jobs, stats, use_backend
+from training import results_table, seed_jobs, stats, use_backend, write_json
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,7 +121,7 @@ def _run_arm(recipe, arm, seed, epochs, folder, data_dir, verbose):
             f"{folder} holds a run of another arm or recipe setting; use another --output or "
             "delete that folder."
         )
-    spec_path.write_text(json.dumps(spec, indent=2))
+    write_json(spec_path, spec)
     done = folder / "result.json"
     if done.exists() and json.loads(done.read_text()).get("epochs") == epochs:
         return json.loads(done.read_text())
@@ -139,7 +139,7 @@ def _probe(folder, test, batch_size):
 
     model = keras.saving.load_model(folder / "checkpoint" / "model.keras")
     probe = robustness(model, *test, batch_size=batch_size)
-    path.write_text(json.dumps(probe, indent=2))
+    write_json(path, probe)
     return probe
 
 
@@ -208,15 +208,6 @@ def comparisons(result):
     return out
 
 
-def _pm(values, scale=1.0, digits=2):
-    m, s = stats.describe(np.asarray(values) * scale)
-    return f"{m:.{digits}f} ± {s:.{digits}f}"
-
-
-def _p(p):
-    return "n/a" if math.isnan(p) else (f"{p:.3f}" if p >= 0.001 else f"{p:.1e}")
-
-
 def page(recipe, result, command, image_names):
     """The results page (Markdown)."""
     runs, arms = result["runs"], result["arms"]
@@ -245,7 +236,7 @@ def page(recipe, result, command, image_names):
         secs = f"{np.mean(secs):.2f}" if secs else "n/a"
         lines.append(
             f"| {arm['label']} | {rs[0]['epochs']} | {result['flops_per_image'][arm['key']] / 1e6:.3g} | "
-            f"{_pm(acc)} | {', '.join(f'{a:.1f}' for a in acc)} | {secs} |"
+            f"{stats.mean_std(acc)} | {', '.join(f'{a:.1f}' for a in acc)} | {secs} |"
         )
     lines += [
         "",
@@ -261,7 +252,7 @@ def page(recipe, result, command, image_names):
     for c in comparisons(result):
         lines.append(
             f"| {c['a_label']} − {c['b_label']} | {c['basis']} | {c['mean_diff']:+.2f} | "
-            f"{c['ci_low']:+.2f} to {c['ci_high']:+.2f} | {_p(c['p'])} | "
+            f"{c['ci_low']:+.2f} to {c['ci_high']:+.2f} | {stats.format_p(c['p'])} | "
             f"{c['wins']} / {c['ties']} / {c['losses']} | {c['verdict']} |"
         )
     if "probe" in first:
@@ -285,7 +276,7 @@ def page(recipe, result, command, image_names):
             ps = [r["probe"] for r in runs[arm["key"]]]
 
             def col(k, scale=100.0, digits=1):
-                return _pm([p[k] for p in ps], scale, digits)
+                return stats.mean_std([p[k] for p in ps], scale, digits)
 
             lines.append(
                 f"| {arm['label']} | {col('accuracy')} | {col('reversed')} | {col('dropped')} | "
@@ -383,9 +374,13 @@ def main(argv=None):
         parser.error("--jobs must be >= 1.")
     from training import recipe as recipes
 
+    if args.jobs > 1 and args.only_seeds:
+        parser.error("--jobs and --only-seeds exclude each other: --jobs N already splits the "
+                     "seeds into N processes.")
     recipe = recipes.get(args.recipe)  # an unknown name fails here, before any child starts
-    if args.jobs > 1 and not args.only_seeds:
-        # Before the backend loads: the children are forked from a process without its threads.
+    if args.jobs > 1:
+        # Before the backend loads: this process holds no backend (memory, thread pools) while
+        # its children train.
         seed_jobs.run_children(seed_jobs.without_jobs(argv if argv is not None else sys.argv[1:]),
                                seed_jobs.split(range(args.seeds), args.jobs))
     use_backend(args.backend)
@@ -407,7 +402,7 @@ def main(argv=None):
     (results_dir / f"{recipe.name}.md").write_text(text)
     (output / "comparison.json").write_text(json.dumps(result, indent=2))
     # The page's numbers in a form `python -m training.results_table` turns into the README table.
-    (results_dir / f"{recipe.name}.json").write_text(json.dumps(results_table.summary(result), indent=1))
+    write_json(results_dir / f"{recipe.name}.json", results_table.summary(result), allow_nan=False)
     print(text)
     print(f"written: {results_dir / (recipe.name + '.md')} and its two plots")
     return result

@@ -29,37 +29,38 @@ def summary(result):
         entry = dict(key=arm["key"], label=arm["label"], epochs=rs[0]["epochs"],
                      seeds=[r["seed"] for r in rs],
                      accuracy=[100 * r["test"]["accuracy"] for r in rs])
-        if all("probe" in r for r in rs):
+        if all("probe" in r for r in rs):  # every numeric probe result, averaged over seeds
             entry["probe"] = {k: float(np.mean([r["probe"][k] for r in rs]))
-                              for k in ("accuracy", "reversed", "dropped", "duplicated", "kl",
-                                        "agreement", "firing_rate")}
+                              for k, v in rs[0]["probe"].items() if isinstance(v, (int, float))}
         arms.append(entry)
     keep = ("a", "b", "basis", "n", "mean_diff", "ci_low", "ci_high", "p", "wins", "ties", "losses")
+    undefined = lambda v: None if isinstance(v, float) and math.isnan(v) else v  # noqa: E731 (strict JSON)
     return dict(recipe=result["recipe"], dataset=result["dataset"], n_test=result["n_test"],
                 backend=result["backend"], epochs=result["epochs"], arms=arms,
-                comparisons=[{k: c[k] for k in keep} for c in result["comparisons"]])
+                comparisons=[{k: undefined(c[k]) for k in keep} for c in result["comparisons"]])
 
 
-def _pm(values):
-    return "{:.2f} ± {:.2f}".format(*stats.describe(values))
+def _signed(v):
+    return f"{v:+.2f}".replace("-", "−")
 
 
 def _diff(c):
+    """``mean (interval), p``; ``–`` for a comparison not run, ``n/a`` for what one seed cannot give."""
     if c is None:
         return "–"
-    p = "n/a" if c["p"] is None or (isinstance(c["p"], float) and math.isnan(c["p"])) else f"{c['p']:.2g}"
-    return f"{c['mean_diff']:+.2f} ({c['ci_low']:+.2f} to {c['ci_high']:+.2f}), p = {p}"
+    ci = "n/a" if c["ci_low"] is None else f"{_signed(c['ci_low'])} to {_signed(c['ci_high'])}"
+    return f"{_signed(c['mean_diff'])} ({ci}), p = {stats.format_p(c['p'])}"
 
 
 def table(summaries):
     """Markdown: one row per recipe."""
-    lines = ["| recipe | held-out set | seeds | TRT | plain, equal epochs | plain, equal FLOPs | "
+    lines = ["| recipe | held-out set, samples | seeds | TRT | plain, equal epochs | plain, equal FLOPs | "
              "TRT − plain, equal epochs | TRT − plain, equal FLOPs |",
              "|---|---|---|---|---|---|---|---|"]
     for s in sorted(summaries, key=lambda s: s["recipe"]):
         arms = {a["key"]: a for a in s["arms"]}
         comp = {(c["a"], c["b"]): c for c in s["comparisons"]}
-        cell = {k: _pm(arms[k]["accuracy"]) if k in arms else "–" for k in ("trt", "plain", "plain-flops")}
+        cell = {k: stats.mean_std(arms[k]["accuracy"]) if k in arms else "–" for k in ("trt", "plain", "plain-flops")}
         flops = arms.get("plain-flops")
         flops_epochs = f" ({flops['epochs']} epochs)" if flops else ""
         lines.append(

@@ -19,6 +19,19 @@ def describe(values):
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
 
 
+def mean_std(values, scale=1.0, digits=2):
+    """``"mean ± std"`` of ``values * scale`` (see ``describe``)."""
+    m, s = describe(np.asarray(values, dtype=float) * scale)
+    return f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def format_p(p):
+    """A p-value for a table: three decimals, scientific below 0.001, ``n/a`` when undefined."""
+    if p is None or math.isnan(p):
+        return "n/a"
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
 def paired(a, b, confidence=0.95):
     """Compares arm ``a`` with arm ``b``, where ``a[i]`` and ``b[i]`` come from the same seed.
 

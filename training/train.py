@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from training import use_backend
+from training import use_backend, write_json
 
 
 def _parse(argv):
@@ -90,12 +90,6 @@ def _steps(feed):
         return n if n > 0 else int(tf.data.experimental.cardinality(feed))
 
 
-def _atomic_json(path, data):
-    tmp = Path(str(path) + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
-
-
 def _callbacks():
     import keras
 
@@ -115,7 +109,7 @@ def _callbacks():
             tmp = self.folder / "model.tmp.keras"
             self.model.save(tmp)
             os.replace(tmp, self.folder / "model.keras")
-            _atomic_json(self.folder / "state.json", dict(self.state, epoch=epoch + 1))
+            write_json(self.folder / "state.json", dict(self.state, epoch=epoch + 1))
 
     class EpochTime(keras.callbacks.Callback):
         """Adds ``epoch_seconds`` to the logs (and so to log.csv)."""
@@ -251,7 +245,7 @@ def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, dat
             description=recipe.description, architecture=recipe.architecture, build=recipe.build,
             recipe=recipe.name, trained_with_trt=bool(trt), seed=seed, epochs=epochs,
         )
-    _atomic_json(output / "result.json", result)
+    write_json(output / "result.json", result)
     print(f"{recipe.name}: held-out accuracy {metrics['accuracy']:.4f} "
           f"({'TRT' if trt else 'plain SNN'}, seed {seed}) -> {output}")
     return result
