@@ -182,18 +182,27 @@ def run(recipe, seeds, output, arms, epochs=None, data_dir=None, verbose=0, prob
                 result["probe"] = _probe(folder, test, max(256, recipe.batch_size))
             by_key[arm.key] = result
             runs[arm.key].append(result)
-    return dict(recipe=recipe.name, epochs=epochs, seeds=len(seeds), backend=keras.backend.backend(),
+    trained_on = {r.get("backend") for rs in runs.values() for r in rs} - {None}
+    return dict(recipe=recipe.name, epochs=epochs, seeds=len(seeds),
+                backend=", ".join(sorted(trained_on)) or keras.backend.backend(),
                 dataset=data.name, n_train=n_train, n_test=int(len(test[1])),
                 arms=[dataclasses.asdict(a) for a in arms], flops_per_image=flops,
                 flops_matched_epochs=flops_epochs, runs=runs)
 
 
-def comparisons(result):
-    """Paired statistics: TRT against each plain arm, every other arm against the plain SNN."""
+#: Probe results compared between arms on the page (all fractions, shown in points).
+PROBE_DIFFERENCES = (("reversed", "reversed"), ("dropped", "one step dropped"),
+                     ("duplicated", "one step duplicated"), ("agreement", "agreement"))
+
+
+def comparisons(result, probe_key=None):
+    """Paired statistics: TRT against each plain arm, every other arm against the plain SNN; of the
+    held-out accuracy, or of the probe result ``probe_key`` (in points)."""
     runs = result["runs"]
 
     def acc(key):
-        return [100 * r["test"]["accuracy"] for r in runs[key]]
+        return [100 * (r["test"]["accuracy"] if probe_key is None else r["probe"][probe_key])
+                for r in runs[key]]
 
     labels = {a["key"]: a["label"] for a in result["arms"]}
     pairs = [("trt", "plain", "equal epochs")]
@@ -283,6 +292,21 @@ def page(recipe, result, command, image_names):
                 f"{col('duplicated')} | {col('kl', 1.0, 3)} | {col('agreement')} | "
                 f"{col('firing_rate', 1.0, 3)} |"
             )
+        by_key = {k: comparisons(result, k) for k, _ in PROBE_DIFFERENCES}
+        lines += [
+            "",
+            "Paired differences of the probes (points, first minus second arm, 95 % t interval, p):",
+            "",
+            "| comparison | " + " | ".join(name for _, name in PROBE_DIFFERENCES) + " |",
+            "|---|" + "---|" * len(PROBE_DIFFERENCES),
+        ]
+        for i, c in enumerate(by_key[PROBE_DIFFERENCES[0][0]]):
+            cells = []
+            for k, _ in PROBE_DIFFERENCES:
+                d = by_key[k][i]
+                ci = "n/a" if math.isnan(d["ci_low"]) else f"{d['ci_low']:+.1f} to {d['ci_high']:+.1f}"
+                cells.append(f"{d['mean_diff']:+.1f} ({ci}), p = {stats.format_p(d['p'])}")
+            lines.append(f"| {c['a_label']} − {c['b_label']} | " + " | ".join(cells) + " |")
     lines += ["", f"![learning curves]({image_names[0]})", "",
               f"![held-out accuracy against training compute]({image_names[1]})", ""]
     return "\n".join(lines)
