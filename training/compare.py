@@ -200,7 +200,7 @@ def comparisons(result, probe_key=None):
     held-out accuracy, or of the probe result ``probe_key`` (in points)."""
     runs = result["runs"]
 
-    def acc(key):
+    def values(key):
         return [100 * (r["test"]["accuracy"] if probe_key is None else r["probe"][probe_key])
                 for r in runs[key]]
 
@@ -211,14 +211,14 @@ def comparisons(result, probe_key=None):
     pairs += [(k, "plain", "equal epochs") for k in runs if k not in ("trt", "plain", "plain-flops", "plain-seconds")]
     out = []
     for a, b, basis in pairs:
-        s = stats.paired(acc(a), acc(b))
+        s = stats.paired(values(a), values(b))
         out.append(dict(s, a=a, b=b, a_label=labels[a], b_label=labels[b], basis=basis,
                         verdict=stats.verdict(s, labels[a], labels[b])))
     return out
 
 
 def page(recipe, result, command, image_names):
-    """The results page (Markdown)."""
+    """The results page (Markdown) of ``result``, which holds its ``comparisons``."""
     runs, arms = result["runs"], result["arms"]
     first = runs["trt"][0]
     lines = [
@@ -258,7 +258,7 @@ def page(recipe, result, command, image_names):
         "| comparison | basis | difference (points) | 95 % CI | p | seeds won / tied / lost | reading |",
         "|---|---|---|---|---|---|---|",
     ]
-    for c in comparisons(result):
+    for c in result["comparisons"]:
         lines.append(
             f"| {c['a_label']} − {c['b_label']} | {c['basis']} | {c['mean_diff']:+.2f} | "
             f"{c['ci_low']:+.2f} to {c['ci_high']:+.2f} | {stats.format_p(c['p'])} | "
@@ -424,7 +424,7 @@ def main(argv=None):
         [recipe.name] + [a for a in (argv if argv is not None else sys.argv[1:]) if a != recipe.name])
     text = page(recipe, result, command, images)
     (results_dir / f"{recipe.name}.md").write_text(text)
-    (output / "comparison.json").write_text(json.dumps(result, indent=2))
+    write_json(output / "comparison.json", result)
     # The page's numbers in a form `python -m training.results_table` turns into the README table.
     write_json(results_dir / f"{recipe.name}.json", results_table.summary(result), allow_nan=False)
     print(text)
