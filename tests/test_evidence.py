@@ -231,6 +231,45 @@ def test_compare_writes_a_page_and_reuses_finished_runs(tmp_path, monkeypatch):
 
 
 @once
+def test_ablation_arms_trained_apart_make_their_own_page(tmp_path, monkeypatch):
+    tiny = _tiny().replace(name="tiny-basicmotions")
+    monkeypatch.setattr(recipes, "get", lambda name: tiny)
+    base = ["tiny-basicmotions", "--seeds", "2", "--output", str(tmp_path / "runs"),
+            "--results-dir", str(tmp_path / "results"), "--no-probe"]
+    results = tmp_path / "results"
+    compare.main(base)
+    comparison_page = (results / "tiny-basicmotions.md").read_text()
+    trained = []
+    real_train = train.train
+    monkeypatch.setattr(train, "train", lambda *a, **k: trained.append(k["output"].name) or real_train(*a, **k))
+    ablation = base + ["--ablation"]
+    with pytest.raises(SystemExit):  # not an arm of this comparison
+        compare.main(ablation + ["--only-arms", "stars"])
+    part = compare.main(ablation + ["--only-arms", "star"])  # one arm, as a parallel process would
+    assert set(part["runs"]) == {"star"} and trained == ["star-seed0", "star-seed1"]
+    assert not (results / "tiny-basicmotions-ablation.md").exists()  # a part writes no page
+    result = compare.main(ablation)
+    assert trained[2:] == ["rev-cons-seed0", "rev-cons-seed1"]  # the rest reused
+    # The ablation has its own page and summary; the comparison's are untouched.
+    assert (results / "tiny-basicmotions.md").read_text() == comparison_page
+    text = (results / "tiny-basicmotions-ablation.md").read_text()
+    assert text.startswith("# tiny-basicmotions: ablation")
+    acc = {k: [100 * r["test"]["accuracy"] for r in v] for k, v in result["runs"].items()}
+    for arm, label in (("star", "star only"), ("rev-cons", "TRT without star")):
+        for other, other_label in (("plain", "plain SNN"), ("trt", "TRT")):
+            s = stats.paired(acc[arm], acc[other])
+            assert f"| {label} (" in text and f" − {other_label} | equal epochs | {s['mean_diff']:+.2f} |" in text
+    from training import results_table as rt
+
+    summaries = rt.load(results)
+    assert sorted(s["page"] for s in summaries) == ["tiny-basicmotions", "tiny-basicmotions-ablation"]
+    assert len(rt.table(summaries).splitlines()) == 3  # one row: the comparison's
+    rows = rt.ablation_table(summaries).splitlines()[4:]
+    assert [r.split(" | ")[0] for r in rows] == ["| TRT", "| plain SNN", "| TRT without star (star_weight=0)",
+                                                 "| star only (reversal_weight=0, consistency_weight=0)"]
+
+
+@once
 def test_seed_jobs_split_cores_and_arguments():
     assert seed_jobs.split(range(5), 2) == [[0, 2, 4], [1, 3]]
     assert seed_jobs.split(range(2), 4) == [[0], [1]]  # never an idle process
@@ -320,6 +359,36 @@ def test_results_table_without_an_interval():
 
 
 @once
+def test_ablation_table_against_hand_statistics():
+    from scipy import stats as sps
+
+    from training import results_table
+
+    result, acc = _fake_result()
+    acc["star"] = [0.96, 0.96, 0.95]
+    result["arms"].append({"key": "star", "label": "star only"})
+    result["runs"]["star"] = [{"seed": i, "epochs": 10, "test": {"accuracy": a},
+                               "probe": {"agreement": 0.9 + i / 100, "dropped": 0.5, "firing_rate": 0.1}}
+                              for i, a in enumerate(acc["star"])]
+    result["comparisons"] = compare.comparisons(result)
+    summary = results_table.summary(result, page="fake-r-ablation")
+    assert results_table.table([summary]).count("\n") == 1  # header only: not a comparison row
+    rows = results_table.ablation_table([summary]).splitlines()
+    assert rows[0].startswith("`fake-r`, 3 paired seeds, 10 epochs, jax")
+    star = [c.strip() for c in rows[-1].split("|")[1:-1]]
+    assert star[:2] == ["star only", "95.67 ± 0.58"]
+    for cell, other in zip(star[2:4], ("plain", "trt")):
+        d = 100 * (np.array(acc["star"]) - np.array(acc[other]))
+        half = sps.t.ppf(0.975, 2) * d.std(ddof=1) / math.sqrt(3)
+        fmt = lambda v: f"{v:+.2f}".replace("-", "−")  # noqa: E731
+        assert cell.startswith(f"{fmt(d.mean())} ({fmt(d.mean() - half)} to {fmt(d.mean() + half)}), p = "), cell
+    assert star[4:] == ["91.0", "50.0", "0.100"]  # agreement (mean of 90, 91, 92), dropped, rate
+    trt, plain = ([c.strip() for c in r.split("|")[3:8]] for r in rows[4:6])
+    assert trt[0].startswith("+1.00 (") and trt[1:] == ["–"] * 4  # TRT − TRT: none; no probes run
+    assert plain == ["–"] * 5
+
+
+@once
 def test_results_table_replaces_only_its_block():
     from training import results_table as rt
 
@@ -341,8 +410,11 @@ def test_readme_results_table_is_the_one_the_pages_give():
     summaries = rt.load(root / "docs" / "results")
     assert len(summaries) >= 2
     assert block == rt.table(summaries), "README table out of date: python -m training.results_table --readme"
+    if any(rt.is_ablation(s) for s in summaries):
+        ablations = readme.split(rt.ABLATION_BEGIN)[1].split(rt.ABLATION_END)[0].strip()
+        assert ablations == rt.ablation_table(summaries), "README out of date: python -m training.results_table --readme"
     for s in summaries:  # every summary holds its page's per-seed accuracies
-        page = (root / "docs" / "results" / f"{s['recipe']}.md").read_text()
+        page = (root / "docs" / "results" / f"{s.get('page', s['recipe'])}.md").read_text()
         for arm in s["arms"]:
             seeds = ", ".join(f"{a:.1f}" for a in arm["accuracy"])
             assert f"| {arm['label']} | {arm['epochs']} |" in page and f"| {seeds} |" in page, arm["label"]

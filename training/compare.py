@@ -19,6 +19,9 @@ starts from the same initial weights and sees the same batches in the same order
   (star product only: ``reversal_weight=0``, ``consistency_weight=0``);
 * with ``--reverse-at P ...``: full TRT with the reversal at point ``P`` of the builder.
 
+With ablation or reversal-point arms the page is ``<recipe>-ablation.md``, its own page (it may
+run fewer seeds), and each of those arms is compared with the plain SNN and with full TRT.
+
 Each trained model is then probed in inference mode (``training.probes``: accuracy on time-reversed
 sequences and with one step dropped or duplicated, original/reversed consistency, firing rate).
 The page ``<results-dir>/<recipe>.md`` reports each arm's mean ± std, the paired differences with
@@ -28,7 +31,8 @@ their 95 % t intervals and paired t-test p-values, the probes, the learning curv
 which regenerates the README's table. Finished runs are reused and interrupted ones resume, so the same
 command continues an interrupted comparison or adds seeds. ``--jobs N`` trains the seeds in N
 processes at once, each pinned to its share of the cores (``training.seed_jobs``), then writes the
-page from their runs.
+page from their runs; ``--only-seeds`` and ``--only-arms`` train a part (for hand-made schedules,
+say one process per arm) and write no page.
 """
 
 import argparse
@@ -54,6 +58,16 @@ class Arm:
     trt: dict | None
     build: dict = dataclasses.field(default_factory=dict)
     epochs: str = "recipe"
+
+
+#: The arms of the TRT-vs-plain comparison; any other arm makes the run an ablation.
+BASE_ARMS = ("trt", "plain", "plain-flops", "plain-seconds")
+
+
+def page_stem(recipe_name, arm_keys):
+    """``<recipe>`` for the comparison, ``<recipe>-ablation`` when other arms are in: an ablation
+    never overwrites the comparison's page (it may run fewer seeds)."""
+    return recipe_name if set(arm_keys) <= set(BASE_ARMS) else f"{recipe_name}-ablation"
 
 
 def arms_for(recipe, ablation=False, reverse_at=(), wall_clock=False):
@@ -143,9 +157,9 @@ def _probe(folder, test, batch_size):
     return probe
 
 
-def run(recipe, seeds, output, arms, epochs=None, data_dir=None, verbose=0, probe=True):
-    """Trains (or reuses) every arm for seeds ``0..seeds-1`` (or the seeds in the iterable
-    ``seeds``); returns the comparison dict."""
+def run(recipe, seeds, output, arms, epochs=None, data_dir=None, verbose=0, probe=True, only_arms=None):
+    """Trains (or reuses) every arm (or those keyed in ``only_arms``) for seeds ``0..seeds-1`` (or
+    the seeds in the iterable ``seeds``); returns the comparison dict."""
     import keras
 
     from training import datasets
@@ -155,10 +169,13 @@ def run(recipe, seeds, output, arms, epochs=None, data_dir=None, verbose=0, prob
                          timesteps=recipe.timesteps, data_dir=data_dir, **recipe.dataset_kwargs)
     test = data.test_arrays()
     n_train = _train_size(data, recipe.batch_size)
+    if only_arms is not None:
+        arms = [arm for arm in arms if arm.key in only_arms]
     flops = {}
     for arm in arms:
         flops[arm.key] = training_flops(recipe, data, arm.build, trt=arm.trt is not None)
-    flops_epochs = compute_matched_epochs(epochs, flops["trt"], training_flops(recipe, data, trt=False))
+    flops_trt = flops["trt"] if "trt" in flops else training_flops(recipe, data, trt=True)
+    flops_epochs = compute_matched_epochs(epochs, flops_trt, training_flops(recipe, data, trt=False))
     runs = {arm.key: [] for arm in arms}
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     for seed in seeds:
@@ -169,6 +186,8 @@ def run(recipe, seeds, output, arms, epochs=None, data_dir=None, verbose=0, prob
             elif arm.epochs == "flops":
                 n = flops_epochs
             elif arm.epochs == "seconds":
+                if not {"trt", "plain"} <= by_key.keys():
+                    raise ValueError("the plain-seconds arm needs the trt and plain arms of its seed")
                 ratio = np.median(by_key["trt"]["epoch_seconds"]) / np.median(by_key["plain"]["epoch_seconds"])
                 n = max(1, int(round(epochs * ratio)))
             else:
@@ -196,8 +215,8 @@ PROBE_DIFFERENCES = (("reversed", "reversed"), ("dropped", "one step dropped"),
 
 
 def comparisons(result, probe_key=None):
-    """Paired statistics: TRT against each plain arm, every other arm against the plain SNN; of the
-    held-out accuracy, or of the probe result ``probe_key`` (in points)."""
+    """Paired statistics: TRT against each plain arm, every other arm against the plain SNN and
+    against full TRT; of the held-out accuracy, or of the probe result ``probe_key`` (in points)."""
     runs = result["runs"]
 
     def values(key):
@@ -208,7 +227,9 @@ def comparisons(result, probe_key=None):
     pairs = [("trt", "plain", "equal epochs")]
     pairs += [("trt", k, "equal training FLOPs" if k == "plain-flops" else "equal wall-clock")
               for k in ("plain-flops", "plain-seconds") if k in runs]
-    pairs += [(k, "plain", "equal epochs") for k in runs if k not in ("trt", "plain", "plain-flops", "plain-seconds")]
+    for k in runs:
+        if k not in BASE_ARMS:
+            pairs += [(k, "plain", "equal epochs"), (k, "trt", "equal epochs")]
     out = []
     for a, b, basis in pairs:
         s = stats.paired(values(a), values(b))
@@ -221,8 +242,10 @@ def page(recipe, result, command, image_names):
     """The results page (Markdown) of ``result``, which holds its ``comparisons``."""
     runs, arms = result["runs"], result["arms"]
     first = runs["trt"][0]
+    ablation = page_stem(recipe.name, runs) != recipe.name
+    title = "ablation of TRT's terms and reversal point" if ablation else "TRT against the plain SNN"
     lines = [
-        f"# {recipe.name}: TRT against the plain SNN",
+        f"# {recipe.name}: {title}",
         "",
         f"{recipe.description} Data: {result['dataset']} ({result['n_train']} training / "
         f"{result['n_test']} held-out samples), T={recipe.timesteps}, batch {first['batch_size']}, "
@@ -349,7 +372,7 @@ def plot(result, curves_path, compute_path):
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
     for (arm, rs), color in zip(_curves_by_arm(result), colors):
-        if arm["key"] not in ("trt", "plain", "plain-flops", "plain-seconds"):
+        if arm["key"] not in BASE_ARMS:
             continue
         per_epoch = result["flops_per_image"][arm["key"]] * result["n_train"]
         for i, r in enumerate(rs):
@@ -382,6 +405,9 @@ def main(argv=None):
     parser.add_argument("--only-seeds", type=int, nargs="+", metavar="S",
                         help="train just these seeds and write no page (to run seeds in parallel "
                         "processes; a final call without it reuses them and writes the page)")
+    parser.add_argument("--only-arms", nargs="+", metavar="ARM",
+                        help="train just these arms (keys as on the page: trt, plain, plain-flops, "
+                        "rev-cons, star, trt-at-<point>, ...) and write no page")
     parser.add_argument("--jobs", type=int, default=1,
                         help="train the seeds in this many parallel processes, each on its share "
                         "of the CPU cores (default 1; on small models 2 single-threaded processes "
@@ -402,33 +428,44 @@ def main(argv=None):
         parser.error("--jobs and --only-seeds exclude each other: --jobs N already splits the "
                      "seeds into N processes.")
     recipe = recipes.get(args.recipe)  # an unknown name fails here, before any child starts
+    arms = arms_for(recipe, args.ablation, args.reverse_at, args.wall_clock)
+    if args.only_arms:
+        keys = [a.key for a in arms]
+        unknown = sorted(set(args.only_arms) - set(keys))
+        if unknown:
+            parser.error(f"--only-arms: no arm {', '.join(unknown)} in this comparison; its arms are "
+                         f"{', '.join(keys)} (--ablation, --reverse-at and --wall-clock add arms).")
+        if "plain-seconds" in args.only_arms and not {"trt", "plain"} <= set(args.only_arms):
+            parser.error("--only-arms: plain-seconds is sized from the trt and plain arms of its "
+                         "seed; select them too.")
     if args.jobs > 1:
         # Before the backend loads: this process holds no backend (memory, thread pools) while
         # its children train.
         seed_jobs.run_children(seed_jobs.without_jobs(argv if argv is not None else sys.argv[1:]),
                                seed_jobs.split(range(args.seeds), args.jobs))
     use_backend(args.backend)
-    arms = arms_for(recipe, args.ablation, args.reverse_at, args.wall_clock)
     output = Path(args.output or Path("runs") / "compare" / recipe.name)
-    if args.only_seeds:
-        return run(recipe, args.only_seeds, output, arms, epochs=args.epochs,
-                   data_dir=args.data_dir, verbose=args.verbose, probe=not args.no_probe)
+    if args.only_seeds or args.only_arms:
+        return run(recipe, args.only_seeds or args.seeds, output, arms, epochs=args.epochs,
+                   data_dir=args.data_dir, verbose=args.verbose, probe=not args.no_probe,
+                   only_arms=args.only_arms)
     result = run(recipe, args.seeds, output, arms, epochs=args.epochs, data_dir=args.data_dir,
                  verbose=args.verbose, probe=not args.no_probe)
     result["comparisons"] = comparisons(result)
     results_dir = Path(args.results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
-    images = (f"{recipe.name}.png", f"{recipe.name}-compute.png")
+    stem = page_stem(recipe.name, result["runs"])
+    images = (f"{stem}.png", f"{stem}-compute.png")
     plot(result, results_dir / images[0], results_dir / images[1])
     command = "python -m training.compare " + " ".join(
         [recipe.name] + [a for a in (argv if argv is not None else sys.argv[1:]) if a != recipe.name])
     text = page(recipe, result, command, images)
-    (results_dir / f"{recipe.name}.md").write_text(text)
-    write_json(output / "comparison.json", result)
-    # The page's numbers in a form `python -m training.results_table` turns into the README table.
-    write_json(results_dir / f"{recipe.name}.json", results_table.summary(result), allow_nan=False)
+    (results_dir / f"{stem}.md").write_text(text)
+    write_json(output / f"comparison{stem[len(recipe.name):]}.json", result)
+    # The page's numbers in a form `python -m training.results_table` turns into the README tables.
+    write_json(results_dir / f"{stem}.json", results_table.summary(result, page=stem), allow_nan=False)
     print(text)
-    print(f"written: {results_dir / (recipe.name + '.md')} and its two plots")
+    print(f"written: {results_dir / (stem + '.md')} and its two plots")
     return result
 
 

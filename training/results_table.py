@@ -5,7 +5,10 @@
 accuracies of every arm, the probes' means and the paired statistics (``summary``). This module
 turns those files into one table row per recipe (TRT, the plain SNN at equal epochs and at equal
 training FLOPs, and the two paired differences) and, with ``--readme``, replaces the table between
-the ``results-table`` markers of README.md, so the README shows what the pages hold.
+the ``results-table`` markers of README.md, so the README shows what the pages hold. Ablation pages
+(``<recipe>-ablation.json``) give a table of their own, between the ``ablation-table`` markers:
+each arm's accuracy, its paired difference to the plain SNN and to full TRT, the agreement of the
+original and reversed outputs, the accuracy with a time step dropped and the firing rate.
 """
 
 import argparse
@@ -18,10 +21,12 @@ import numpy as np
 from training import stats
 
 BEGIN, END = "<!-- results-table:begin -->", "<!-- results-table:end -->"
+ABLATION_BEGIN, ABLATION_END = "<!-- ablation-table:begin -->", "<!-- ablation-table:end -->"
 
 
-def summary(result):
-    """The compact record of a comparison (``training.compare``'s result with its comparisons)."""
+def summary(result, page=None):
+    """The compact record of a comparison (``training.compare``'s result with its comparisons);
+    ``page``: the stem of its page (default the recipe; ``<recipe>-ablation`` for an ablation)."""
     runs = result["runs"]
     arms = []
     for arm in result["arms"]:
@@ -35,7 +40,7 @@ def summary(result):
         arms.append(entry)
     keep = ("a", "b", "basis", "n", "mean_diff", "ci_low", "ci_high", "p", "wins", "ties", "losses")
     undefined = lambda v: None if isinstance(v, float) and math.isnan(v) else v  # noqa: E731 (strict JSON)
-    return dict(recipe=result["recipe"], dataset=result["dataset"], n_test=result["n_test"],
+    return dict(recipe=result["recipe"], page=page or result["recipe"], dataset=result["dataset"], n_test=result["n_test"],
                 backend=result["backend"], epochs=result["epochs"], arms=arms,
                 comparisons=[{k: undefined(c[k]) for k in keep} for c in result["comparisons"]])
 
@@ -52,12 +57,16 @@ def _diff(c):
     return f"{_signed(c['mean_diff'])} ({ci}), p = {stats.format_p(c['p'])}"
 
 
+def is_ablation(s):
+    return s.get("page", s["recipe"]) != s["recipe"]
+
+
 def table(summaries):
-    """Markdown: one row per recipe."""
+    """Markdown: one row per recipe (ablation summaries are left to ``ablation_table``)."""
     lines = ["| recipe | held-out set, samples | seeds | TRT | plain, equal epochs | plain, equal FLOPs | "
              "TRT − plain, equal epochs | TRT − plain, equal FLOPs |",
              "|---|---|---|---|---|---|---|---|"]
-    for s in sorted(summaries, key=lambda s: s["recipe"]):
+    for s in sorted((s for s in summaries if not is_ablation(s)), key=lambda s: s["recipe"]):
         arms = {a["key"]: a for a in s["arms"]}
         comp = {(c["a"], c["b"]): c for c in s["comparisons"]}
         cell = {k: stats.mean_std(arms[k]["accuracy"]) if k in arms else "–" for k in ("trt", "plain", "plain-flops")}
@@ -72,6 +81,33 @@ def table(summaries):
     return "\n".join(lines)
 
 
+def _probe_cell(arm, key, scale=100.0, digits=1):
+    probe = arm.get("probe")
+    return "–" if not probe or key not in probe else f"{scale * probe[key]:.{digits}f}"
+
+
+def ablation_table(summaries):
+    """Markdown: per ablation summary, one row per arm but the compute-matched ones."""
+    lines = []
+    for s in sorted((s for s in summaries if is_ablation(s)), key=lambda s: s["recipe"]):
+        comp = {(c["a"], c["b"]): c for c in s["comparisons"]}
+        arms = [a for a in s["arms"] if a["key"] not in ("plain-flops", "plain-seconds")]
+        lines += [f"`{s['recipe']}`, {len(arms[0]['accuracy'])} paired seeds, {s['epochs']} epochs, "
+                  f"{s['backend']}, held-out {s['dataset']} ({s['n_test']} samples):", "",
+                  "| arm | accuracy (%) | − plain SNN (points) | − full TRT (points) | "
+                  "agreement original/reversed (%) | one step dropped (%) | firing rate |",
+                  "|---|---|---|---|---|---|---|"]
+        for arm in arms:
+            k = arm["key"]
+            minus_plain = "–" if k == "plain" else _diff(comp.get((k, "plain")))
+            minus_trt = "–" if k in ("trt", "plain") else _diff(comp.get((k, "trt")))
+            lines.append(f"| {arm['label']} | {stats.mean_std(arm['accuracy'])} | {minus_plain} | "
+                         f"{minus_trt} | {_probe_cell(arm, 'agreement')} | {_probe_cell(arm, 'dropped')} | "
+                         f"{_probe_cell(arm, 'firing_rate', 1.0, 3)} |")
+        lines.append("")
+    return "\n".join(lines).strip()
+
+
 def load(results_dir):
     """Every ``<recipe>.json`` summary in ``results_dir``."""
     out = []
@@ -82,13 +118,13 @@ def load(results_dir):
     return out
 
 
-def replace_block(text, block):
+def replace_block(text, block, begin=BEGIN, end=END):
     """``text`` with the part between the markers replaced by ``block``."""
-    if text.count(BEGIN) != 1 or text.count(END) != 1 or text.index(BEGIN) > text.index(END):
-        raise ValueError(f"expected one {BEGIN} ... {END} block in the README.")
-    head, rest = text.split(BEGIN)
-    _, tail = rest.split(END)
-    return f"{head}{BEGIN}\n{block}\n{END}{tail}"
+    if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
+        raise ValueError(f"expected one {begin} ... {end} block in the README.")
+    head, rest = text.split(begin)
+    _, tail = rest.split(end)
+    return f"{head}{begin}\n{block}\n{end}{tail}"
 
 
 def main(argv=None):
@@ -101,12 +137,15 @@ def main(argv=None):
     if not summaries:
         raise SystemExit(f"no comparison summaries (<recipe>.json) in {args.results_dir}: run "
                          "python -m training.compare <recipe> first.")
-    block = table(summaries)
-    print(block)
+    block, ablations = table(summaries), ablation_table(summaries)
+    print(block, ablations, sep="\n\n")
     if args.readme:
         path = Path(args.readme)
-        path.write_text(replace_block(path.read_text(), block))
-        print(f"updated the table in {path}")
+        text = replace_block(path.read_text(), block)
+        if ablations:
+            text = replace_block(text, ablations, ABLATION_BEGIN, ABLATION_END)
+        path.write_text(text)  # only once both blocks are in place: nothing half-updated
+        print(f"updated the tables in {path}")
     return block
 
 
