@@ -1,7 +1,7 @@
 """Spiking PointNet on MNIST digits as 2-D point clouds (128 points per digit), T=2.
 
-30 epochs on a 2-core CPU (about 25 minutes; 91.6 % held-out); its preset is committed under
-zoo/spointnet-mnistpoints-t2.
+30 epochs on a 2-core CPU (about 25 minutes); the preset committed under zoo/spointnet-mnistpoints-t2
+scored 91.6 % held-out, five retrainings (seeds 0-4) 91.8-92.9 %, mean 92.26 %.
 """
 
 from training.recipe import Recipe
