@@ -270,6 +270,14 @@ def test_ablation_arms_trained_apart_make_their_own_page(tmp_path, monkeypatch):
 
 
 @once
+def test_steady_seconds_leave_out_compilation_and_pauses():
+    # Median of the epochs after the first: 10; the first (compiling) and the paused one become it.
+    assert compare.steady_seconds([40.0, 10.0, 12.0, 8.0, 1458.0, 10.0]) == [10.0, 10.0, 12.0, 8.0, 10.0, 10.0]
+    assert compare.steady_seconds([10.0, 30.0, 10.0]) == [20.0, 30.0, 10.0]  # 1.5x: load, kept
+    assert compare.steady_seconds([5.0]) == [5.0]
+
+
+@once
 def test_seed_jobs_split_cores_and_arguments():
     assert seed_jobs.split(range(5), 2) == [[0, 2, 4], [1, 3]]
     assert seed_jobs.split(range(2), 4) == [[0], [1]]  # never an idle process

@@ -340,13 +340,26 @@ def _curves_by_arm(result):
         yield arm, result["runs"][arm["key"]]
 
 
-def _steady(seconds):
-    """Epoch durations with the first (which includes tracing and compiling the step) replaced
-    by the median of the others."""
-    seconds = list(seconds)
-    if len(seconds) > 1:
-        seconds[0] = float(np.median(seconds[1:]))
-    return seconds
+#: An epoch over this many times the median epoch was a paused or suspended process, not compute.
+PAUSED_EPOCH = 4.0
+
+
+def steady_seconds(seconds):
+    """Epoch durations as compute: the first (which includes tracing and compiling the step) and any
+    over ``PAUSED_EPOCH`` times the median (the process stopped meanwhile) replaced by the median
+    of the others."""
+    seconds = [float(s) for s in seconds]
+    if len(seconds) < 2:
+        return seconds
+    median = float(np.median(seconds[1:]))
+    return [median if i == 0 or s > PAUSED_EPOCH * median else s for i, s in enumerate(seconds)]
+
+
+def _accuracy_floor(result, below=15.0):
+    """The y axis starts this far below the worst final accuracy: the early epochs are cut, the
+    differences of a point or two at the end stay visible."""
+    final = [100 * r["curve"][-1] for rs in result["runs"].values() for r in rs if r["curve"]]
+    return max(0.0, min(final) - below) if final else 0.0
 
 
 def plot(result, curves_path, compute_path):
@@ -363,7 +376,8 @@ def plot(result, curves_path, compute_path):
             y = 100 * np.array(r["curve"])
             ax.plot(np.arange(1, len(y) + 1), y, color=color, alpha=0.6, lw=1,
                     label=arm["label"] if i == 0 else None)
-    ax.set(xlabel="epoch", ylabel="held-out accuracy (%)", title=f"{result['recipe']}: every arm and seed")
+    ax.set(xlabel="epoch", ylabel="held-out accuracy (%)", title=f"{result['recipe']}: every arm and seed",
+           ylim=(_accuracy_floor(result), 100))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -380,9 +394,10 @@ def plot(result, curves_path, compute_path):
             label = arm["label"] if i == 0 else None
             a1.plot(per_epoch * np.arange(1, len(y) + 1) / 1e12, y, color=color, alpha=0.6, lw=1, label=label)
             if len(r["epoch_seconds"]) == len(y):
-                a2.plot(np.cumsum(_steady(r["epoch_seconds"])), y, color=color, alpha=0.6, lw=1, label=label)
-    a1.set(xlabel="training TFLOPs (forward + backward, conv/Dense)", ylabel="held-out accuracy (%)")
-    a2.set(xlabel=f"training seconds ({result['backend']}, CPU; first epoch's compilation left out)")
+                a2.plot(np.cumsum(steady_seconds(r["epoch_seconds"])), y, color=color, alpha=0.6, lw=1, label=label)
+    a1.set(xlabel="training TFLOPs (forward + backward, conv/Dense)", ylabel="held-out accuracy (%)",
+           ylim=(_accuracy_floor(result), 100))
+    a2.set(xlabel=f"training seconds ({result['backend']}, CPU; compiling and pauses left out)")
     for a in (a1, a2):
         a.grid(alpha=0.3)
         a.legend(fontsize=8)
