@@ -278,6 +278,37 @@ def test_steady_seconds_leave_out_compilation_and_pauses():
 
 
 @once
+def test_a_run_folder_trained_by_another_process_is_refused(tmp_path, monkeypatch):
+    import socket
+    import subprocess
+    import sys
+
+    from training import run_lock
+
+    tiny = _tiny().replace(name="tiny-basicmotions")
+    monkeypatch.setattr(recipes, "get", lambda name: tiny)
+    argv = ["tiny-basicmotions", "--seeds", "1", "--only-arms", "plain", "--no-probe",
+            "--output", str(tmp_path / "runs")]
+    folder = tmp_path / "runs" / "plain-seed0"
+    folder.mkdir(parents=True)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:  # a live process of this host holds the folder: nothing is trained, the holder is named
+        (folder / run_lock.LOCK_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": other.pid}))
+        with pytest.raises(SystemExit, match=rf"being trained by process {other.pid} on "):
+            compare.main(argv)
+        assert not (folder / "arm.json").exists()
+    finally:
+        other.kill()
+        other.wait()
+    # Its process gone, the lock is stale: taken over, the run trained, the lock released.
+    result = compare.main(argv)
+    assert [r["seed"] for r in result["runs"]["plain"]] == [0] and run_lock.holder(folder) is None
+    (folder / run_lock.LOCK_FILE).write_text(json.dumps({"host": "another-host", "pid": 1}))
+    with pytest.raises(SystemExit, match="another-host"):  # another host's lock is not broken
+        compare.main(argv)
+
+
+@once
 def test_seed_jobs_split_cores_and_arguments():
     assert seed_jobs.split(range(5), 2) == [[0, 2, 4], [1, 3]]
     assert seed_jobs.split(range(2), 4) == [[0], [1]]  # never an idle process
@@ -407,6 +438,35 @@ def test_results_table_replaces_only_its_block():
 
 
 @once
+def test_results_table_rewrites_the_readme_whole_or_not_at_all(tmp_path, capsys):
+    from training import results_table as rt
+
+    result, _ = _fake_result()
+    (tmp_path / "fake-r.json").write_text(json.dumps(rt.summary(result)))
+    result["arms"].append({"key": "star", "label": "star only"})
+    result["runs"]["star"] = [dict(r) for r in result["runs"]["trt"]]
+    result["comparisons"] = compare.comparisons(result)
+    ablation = rt.summary(result, page="fake-r-ablation")
+    del ablation["page"]  # a summary written before pages were named: told by its arms
+    (tmp_path / "fake-r-ablation.json").write_text(json.dumps(ablation))
+    readme = tmp_path / "README.md"
+    before = f"intro\n{rt.BEGIN}\nold\n{rt.END}\nmiddle\n"
+    readme.write_text(before)
+    with pytest.raises(SystemExit, match="ablation-table:begin"):  # no place for the ablation table
+        rt.main(["--results-dir", str(tmp_path), "--readme", str(readme)])
+    assert readme.read_text() == before  # nothing half-written
+    readme.write_text(before + f"{rt.ABLATION_BEGIN}\nstale\n{rt.ABLATION_END}\n")
+    rt.main(["--results-dir", str(tmp_path), "--readme", str(readme)])
+    text = readme.read_text()
+    summaries = rt.load(tmp_path)
+    assert rt.table(summaries) in text and rt.ablation_table(summaries) in text and "stale" not in text
+    assert rt.table(summaries).count("`fake-r`") == 1  # the ablation is not a comparison row
+    (tmp_path / "fake-r-ablation.json").unlink()  # its page gone: the block is emptied, not left stale
+    rt.main(["--results-dir", str(tmp_path), "--readme", str(readme)])
+    assert f"{rt.ABLATION_BEGIN}\n\n{rt.ABLATION_END}" in readme.read_text()
+
+
+@once
 def test_readme_results_table_is_the_one_the_pages_give():
     import pathlib
 
@@ -419,6 +479,8 @@ def test_readme_results_table_is_the_one_the_pages_give():
     assert len(summaries) >= 2
     assert block == rt.table(summaries), "README table out of date: python -m training.results_table --readme"
     if any(rt.is_ablation(s) for s in summaries):
+        assert readme.count(rt.ABLATION_BEGIN) == 1 and readme.count(rt.ABLATION_END) == 1, "no ablation-table block"
+    if rt.ABLATION_BEGIN in readme:
         ablations = readme.split(rt.ABLATION_BEGIN)[1].split(rt.ABLATION_END)[0].strip()
         assert ablations == rt.ablation_table(summaries), "README out of date: python -m training.results_table --readme"
     for s in summaries:  # every summary holds its page's per-seed accuracies

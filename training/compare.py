@@ -24,15 +24,16 @@ run fewer seeds), and each of those arms is compared with the plain SNN and with
 
 Each trained model is then probed in inference mode (``training.probes``: accuracy on time-reversed
 sequences and with one step dropped or duplicated, original/reversed consistency, firing rate).
-The page ``<results-dir>/<recipe>.md`` reports each arm's mean ± std, the paired differences with
-their 95 % t intervals and paired t-test p-values, the probes, the learning curves
-(``<recipe>.png``) and held-out accuracy against training FLOPs and seconds
-(``<recipe>-compute.png``); ``<recipe>.json`` holds its numbers for ``training.results_table``,
-which regenerates the README's table. Finished runs are reused and interrupted ones resume, so the same
-command continues an interrupted comparison or adds seeds. ``--jobs N`` trains the seeds in N
-processes at once, each pinned to its share of the cores (``training.seed_jobs``), then writes the
-page from their runs; ``--only-seeds`` and ``--only-arms`` train a part (for hand-made schedules,
-say one process per arm) and write no page.
+The page ``<results-dir>/<page>.md`` (``<page>``: ``<recipe>`` or ``<recipe>-ablation``) reports each
+arm's mean ± std, the paired differences with their 95 % t intervals and paired t-test p-values,
+the probes, the learning curves (``<page>.png``) and held-out accuracy against training FLOPs and
+seconds (``<page>-compute.png``); ``<page>.json`` holds its numbers for ``training.results_table``,
+which regenerates the README's tables. Finished runs are reused and interrupted ones resume, so
+the same command continues an interrupted comparison or adds seeds. ``--jobs N`` trains the seeds
+in N processes at once, each pinned to its share of the cores (``training.seed_jobs``), then
+writes the page from their runs; ``--only-seeds`` and ``--only-arms`` train a part (for schedules
+of your own, say one process per arm) and write no page. A run folder being trained is locked
+(``training.lock``): a second process on it stops with a message instead of training it twice.
 """
 
 import argparse
@@ -45,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training import results_table, seed_jobs, stats, use_backend, write_json
+from training import results_table, run_lock, seed_jobs, stats, use_backend, write_json
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,14 +61,10 @@ class Arm:
     epochs: str = "recipe"
 
 
-#: The arms of the TRT-vs-plain comparison; any other arm makes the run an ablation.
-BASE_ARMS = ("trt", "plain", "plain-flops", "plain-seconds")
-
-
 def page_stem(recipe_name, arm_keys):
     """``<recipe>`` for the comparison, ``<recipe>-ablation`` when other arms are in: an ablation
     never overwrites the comparison's page (it may run fewer seeds)."""
-    return recipe_name if set(arm_keys) <= set(BASE_ARMS) else f"{recipe_name}-ablation"
+    return f"{recipe_name}-ablation" if results_table.has_ablation_arms(arm_keys) else recipe_name
 
 
 def arms_for(recipe, ablation=False, reverse_at=(), wall_clock=False):
@@ -123,24 +120,25 @@ def _log(folder):
 def _run_arm(recipe, arm, seed, epochs, folder, data_dir, verbose):
     from training.train import train
 
-    folder.mkdir(parents=True, exist_ok=True)
     variant = recipe.replace(trt=arm.trt if arm.trt is not None else recipe.trt,
                              build=dict(recipe.build, **arm.build))
     # Everything that defines the run (JSON-normalised: tuples become lists).
     spec = json.loads(json.dumps(dict(dataclasses.asdict(arm), seed=seed, epochs=epochs,
                                       recipe=dataclasses.asdict(variant))))
-    spec_path = folder / "arm.json"
-    if spec_path.exists() and json.loads(spec_path.read_text()) != spec:
-        raise SystemExit(
-            f"{folder} holds a run of another arm or recipe setting; use another --output or "
-            "delete that folder."
-        )
-    write_json(spec_path, spec)
-    done = folder / "result.json"
-    if done.exists() and json.loads(done.read_text()).get("epochs") == epochs:
-        return json.loads(done.read_text())
-    return train(variant, output=folder, epochs=epochs, seed=seed, trt=arm.trt is not None,
-                 data_dir=data_dir, verbose=verbose, save_preset=False)
+    folder.mkdir(parents=True, exist_ok=True)
+    with run_lock.locked(folder):  # another process training this folder: stop, do not share it
+        spec_path = folder / "arm.json"
+        if spec_path.exists() and json.loads(spec_path.read_text()) != spec:
+            raise SystemExit(
+                f"{folder} holds a run of another arm or recipe setting; use another --output or "
+                "delete that folder."
+            )
+        write_json(spec_path, spec)
+        done = folder / "result.json"
+        if done.exists() and json.loads(done.read_text()).get("epochs") == epochs:
+            return json.loads(done.read_text())
+        return train(variant, output=folder, epochs=epochs, seed=seed, trt=arm.trt is not None,
+                     data_dir=data_dir, verbose=verbose, save_preset=False)
 
 
 def _probe(folder, test, batch_size):
@@ -228,7 +226,7 @@ def comparisons(result, probe_key=None):
     pairs += [("trt", k, "equal training FLOPs" if k == "plain-flops" else "equal wall-clock")
               for k in ("plain-flops", "plain-seconds") if k in runs]
     for k in runs:
-        if k not in BASE_ARMS:
+        if k not in results_table.BASE_ARMS:
             pairs += [(k, "plain", "equal epochs"), (k, "trt", "equal epochs")]
     out = []
     for a, b, basis in pairs:
@@ -243,7 +241,7 @@ def page(recipe, result, command, image_names):
     runs, arms = result["runs"], result["arms"]
     first = runs["trt"][0]
     ablation = page_stem(recipe.name, runs) != recipe.name
-    title = "ablation of TRT's terms and reversal point" if ablation else "TRT against the plain SNN"
+    title = "ablation of TRT" if ablation else "TRT against the plain SNN"
     lines = [
         f"# {recipe.name}: {title}",
         "",
@@ -386,8 +384,6 @@ def plot(result, curves_path, compute_path):
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
     for (arm, rs), color in zip(_curves_by_arm(result), colors):
-        if arm["key"] not in BASE_ARMS:
-            continue
         per_epoch = result["flops_per_image"][arm["key"]] * result["n_train"]
         for i, r in enumerate(rs):
             y = 100 * np.array(r["curve"])
@@ -421,8 +417,8 @@ def main(argv=None):
                         help="train just these seeds and write no page (to run seeds in parallel "
                         "processes; a final call without it reuses them and writes the page)")
     parser.add_argument("--only-arms", nargs="+", metavar="ARM",
-                        help="train just these arms (keys as on the page: trt, plain, plain-flops, "
-                        "rev-cons, star, trt-at-<point>, ...) and write no page")
+                        help="train just these arms (keys as in the run folders <key>-seed<N>: trt, "
+                        "plain, plain-flops, rev-cons, star, trt-at-<point>, ...) and write no page")
     parser.add_argument("--jobs", type=int, default=1,
                         help="train the seeds in this many parallel processes, each on its share "
                         "of the CPU cores (default 1; on small models 2 single-threaded processes "
@@ -458,6 +454,8 @@ def main(argv=None):
         # its children train.
         seed_jobs.run_children(seed_jobs.without_jobs(argv if argv is not None else sys.argv[1:]),
                                seed_jobs.split(range(args.seeds), args.jobs))
+        if args.only_arms:
+            return None  # a part: the children trained it, there is no page to write
     use_backend(args.backend)
     output = Path(args.output or Path("runs") / "compare" / recipe.name)
     if args.only_seeds or args.only_arms:

@@ -23,6 +23,13 @@ from training import stats
 BEGIN, END = "<!-- results-table:begin -->", "<!-- results-table:end -->"
 ABLATION_BEGIN, ABLATION_END = "<!-- ablation-table:begin -->", "<!-- ablation-table:end -->"
 
+#: The arms of the TRT-vs-plain comparison (``training.compare``); any other arm is an ablation's.
+BASE_ARMS = ("trt", "plain", "plain-flops", "plain-seconds")
+
+
+def has_ablation_arms(arm_keys):
+    return not set(arm_keys) <= set(BASE_ARMS)
+
 
 def summary(result, page=None):
     """The compact record of a comparison (``training.compare``'s result with its comparisons);
@@ -58,7 +65,11 @@ def _diff(c):
 
 
 def is_ablation(s):
-    return s.get("page", s["recipe"]) != s["recipe"]
+    """An ablation's summary (its page is ``<recipe>-ablation``; summaries older than the ``page``
+    field are told by their arms)."""
+    if "page" in s:
+        return s["page"] != s["recipe"]
+    return has_ablation_arms(a["key"] for a in s["arms"])
 
 
 def table(summaries):
@@ -109,7 +120,7 @@ def ablation_table(summaries):
 
 
 def load(results_dir):
-    """Every ``<recipe>.json`` summary in ``results_dir``."""
+    """Every summary (``<recipe>.json``, ``<recipe>-ablation.json``) in ``results_dir``."""
     out = []
     for path in sorted(Path(results_dir).glob("*.json")):
         data = json.loads(path.read_text())
@@ -131,7 +142,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.results_table", description=__doc__.splitlines()[0])
     parser.add_argument("--results-dir", default="docs/results")
     parser.add_argument("--readme", nargs="?", const="README.md", default=None,
-                        help="rewrite the table in this README (default README.md)")
+                        help="rewrite the tables in this README (default README.md)")
     args = parser.parse_args(argv)
     summaries = load(args.results_dir)
     if not summaries:
@@ -141,9 +152,14 @@ def main(argv=None):
     print(block, ablations, sep="\n\n")
     if args.readme:
         path = Path(args.readme)
-        text = replace_block(path.read_text(), block)
-        if ablations:
-            text = replace_block(text, ablations, ABLATION_BEGIN, ABLATION_END)
+        text = path.read_text()
+        try:
+            text = replace_block(text, block)
+            if ablations or ABLATION_BEGIN in text:  # an emptied block too: no stale ablation stays
+                text = replace_block(text, ablations, ABLATION_BEGIN, ABLATION_END)
+        except ValueError as e:
+            raise SystemExit(f"{path}: {e} Add the two marker lines where the table belongs; "
+                             f"{path} is unchanged.") from None
         path.write_text(text)  # only once both blocks are in place: nothing half-updated
         print(f"updated the tables in {path}")
     return block
