@@ -299,6 +299,13 @@ def page(recipe, result, command, image_names):
             "and the reversed sequence, agreement the fraction of equal argmax; the firing rate "
             "counts the spikes of all LIF layers per neuron and step.",
             "",
+        ]
+        if any(a["build"].get("reverse_at") for a in arms):
+            lines += ["Arms with another reversal point are perturbed at *their* reversal point (at "
+                      "the input of a static image every perturbation but dropping a step is a "
+                      "no-op): their perturbation, KL and agreement columns are not comparable with "
+                      "the other arms'; accuracy and firing rate are.", ""]
+        lines += [
             "| arm | accuracy (%) | reversed (%) | one step dropped (%) | one step duplicated (%) | KL (nats) | agreement (%) | firing rate |",
             "|---|---|---|---|---|---|---|---|",
         ]
