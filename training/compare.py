@@ -33,7 +33,7 @@ the same command continues an interrupted comparison or adds seeds. ``--jobs N``
 in N processes at once, each pinned to its share of the cores (``training.seed_jobs``), then
 writes the page from their runs; ``--only-seeds`` and ``--only-arms`` train a part (for schedules
 of your own, say one process per arm) and write no page. A run folder being trained is locked
-(``training.lock``): a second process on it stops with a message instead of training it twice.
+(``training.run_lock``): a second process on it stops with a message instead of training it twice.
 """
 
 import argparse
@@ -240,8 +240,7 @@ def page(recipe, result, command, image_names):
     """The results page (Markdown) of ``result``, which holds its ``comparisons``."""
     runs, arms = result["runs"], result["arms"]
     first = runs["trt"][0]
-    ablation = page_stem(recipe.name, runs) != recipe.name
-    title = "ablation of TRT" if ablation else "TRT against the plain SNN"
+    title = "ablation of TRT" if results_table.has_ablation_arms(runs) else "TRT against the plain SNN"
     lines = [
         f"# {recipe.name}: {title}",
         "",
