@@ -12,6 +12,8 @@ they all call, so one piece of code serves the three backends:
 ``predict``, ``evaluate`` and direct calls never enter the branches: inference is the plain SNN.
 """
 
+import contextlib
+
 import keras
 from keras import ops
 
@@ -171,42 +173,72 @@ class TRTModel(keras.Model):
 
     def _check_inputs(self, inputs):
         """Raises a ValueError naming the fix when inputs disagree with the model's inputs."""
-        # Static inputs are repeated over time inside the model; otherwise axis 1 is time.
-        temporal_input = not any(
-            isinstance(l, temporal.RepeatTime) for l in self._flatten_layers()
-        )
-        for tensor, expected in zip(keras.tree.flatten(inputs), self.inputs or ()):
-            got, want = tuple(tensor.shape), tuple(expected.shape)
-            if len(got) != len(want):
-                raise ValueError(
-                    f"{self.name} expects inputs of rank {len(want)}, shape {want} "
-                    f"(batch first), got shape {got}. "
-                    + _rank_hint(got, want, temporal_input)
-                )
-            for axis, (g, w) in enumerate(zip(got, want)):
-                if axis and g is not None and w is not None and g != w:
-                    raise ValueError(
-                        f"{self.name} expects inputs of shape {want}, got {got}: "
-                        + _axis_hint(axis, g, w, temporal_input)
-                    )
+        data_checks.check_shapes(self, inputs)
 
     def fit(self, x=None, y=None, *args, check_data=True, **kwargs):
         """As ``keras.Model.fit``, after refusing data that would train silently wrong.
 
-        With ``check_data=True`` NaN/Inf inputs, labels outside the classifier's range and
-        one-hot labels given to the sparse loss raise a ValueError that names the fix (see
-        :mod:`keras_trt.trt.data_checks`; in-memory data is checked whole, a tf.data set or
-        PyDataset on its first batch). Pass ``keras.callbacks.TerminateOnNaN()`` to stop a run
-        whose loss becomes NaN later.
+        ``check_data`` (True, ``"first"`` or False) runs :mod:`keras_trt.trt.data_checks` on
+        ``x``/``y`` and ``validation_data`` before Keras builds or traces anything: wrong shapes
+        or T, empty data, NaN/Inf or absurdly scaled inputs, labels outside the classifier's
+        range, one-hot labels given to the sparse loss raise a ``DataError`` (a ValueError)
+        naming the fix, and the model stays usable. In-memory data is checked whole, a tf.data
+        set, PyDataset or generator batch by batch as it flows (``"first"``: its first batch
+        only). Pass ``keras.callbacks.TerminateOnNaN()`` to stop a run whose loss becomes NaN.
         """
-        if check_data:
-            data_checks.check_fit_data(self, x, y, kwargs.get("validation_data"))
-        return super().fit(x, y, *args, **kwargs)
+        watch = data_checks.Watch()
+        x, validation = data_checks.check_fit_data(self, x, y, kwargs.get("validation_data"),
+                                                   mode=check_data, watch=watch)
+        if validation is not None:
+            kwargs["validation_data"] = validation
+        with data_checks.raised_cleanly(watch), self._usable_after_errors():
+            return super().fit(x, y, *args, **kwargs)
 
-    def predict(self, x, *args, **kwargs):
-        # An empty batch gives empty outputs (Keras' own predict has nothing to concatenate).
+    def evaluate(self, x=None, y=None, *args, check_data=True, **kwargs):
+        """As ``keras.Model.evaluate``, after the checks of :meth:`fit` (``check_data``)."""
+        watch = data_checks.Watch()
+        x = data_checks.check(self, x, y, entry="evaluate", mode=check_data, watch=watch)
+        with data_checks.raised_cleanly(watch), self._usable_after_errors():
+            return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, check_data=True, **kwargs):
+        """As ``keras.Model.predict``, after the input checks of :meth:`fit` (``check_data``);
+        0 samples give 0 rows of the output shape."""
+        watch = data_checks.Watch()
+        x = data_checks.check(self, x, entry="predict", mode=check_data, labels=False,
+                              allow_empty=True, watch=watch)
         empty = data_checks.empty_prediction(self, x)
-        return super().predict(x, *args, **kwargs) if empty is None else empty
+        if empty is not None:
+            return empty
+        with data_checks.raised_cleanly(watch), self._usable_after_errors():
+            return super().predict(x, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def _usable_after_errors(self):
+        """Leaves the model usable when ``fit``/``evaluate``/``predict`` stops on an error (a
+        stream check's, or any other): JAX detaches the variables' values during the loop and
+        reattaches them only at its end, and a step function whose first trace failed would be
+        reused half made (TensorFlow: "Creating variables on a non-first call")."""
+        jax = keras.backend.backend() == "jax"
+        saved = []
+        if jax:
+            variables = list(self.trainable_variables) + list(self.non_trainable_variables)
+            variables += list(self.metrics_variables)
+            if self.optimizer is not None and self.optimizer.built:
+                variables += list(self.optimizer.variables)
+            saved = [(v, v._value) for v in variables]
+        try:
+            yield
+        except BaseException:
+            if jax:
+                if getattr(self, "_jax_state", None) and not self._jax_state_synced:
+                    self.jax_state_sync()  # the state of the last step that ran
+                for variable, value in saved:
+                    if variable._value is None:  # detached before any step ran: as before
+                        variable._value = value
+                self._jax_state, self._jax_state_synced = None, True
+            self.train_function = self.test_function = self.predict_function = None
+            raise
 
     @property
     def _has_star(self):
@@ -270,21 +302,3 @@ class _ConsistencyLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         return loss_lib.consistency(y_true, y_pred, self.config)
-
-
-def _rank_hint(got, want, temporal_input):
-    if temporal_input and len(want) == len(got) + 1:
-        return (
-            f"The model takes a time axis at position 1 (T={want[1]}); for a static input "
-            "build the model with keras_trt.layers.RepeatTime, or add the time axis to x."
-        )
-    return "Reshape the inputs to the model's input shape."
-
-
-def _axis_hint(axis, got, want, temporal_input):
-    if temporal_input and axis == 1:
-        return (
-            f"the time axis has {got} steps but this model was built for T={want}. "
-            f"Resample the sequences to {want} steps, or rebuild the model with timesteps={got}."
-        )
-    return f"axis {axis} is {got}, the model was built for {want}."
