@@ -22,7 +22,8 @@ training accuracy looks fine. This module finds that and repairs it:
 >>> h = layers.TimeFolded(keras.layers.Dense(8))(h)
 >>> h = layers.LIF(v_threshold=1e6, name="deaf")(h)         # a threshold no input reaches
 >>> out = keras.layers.Dense(3, name="classifier")(layers.StarProduct()(h))
->>> report = diagnostics.check_silence(keras_trt.TRTModel(x, out), np.ones((8, 6), "float32"))
+>>> x_val = np.random.default_rng(0).normal(size=(8, 6)).astype("float32")
+>>> report = diagnostics.check_silence(keras_trt.TRTModel(x, out), x_val)
 >>> report.silent, report.constant_output
 (True, True)
 """
@@ -137,12 +138,44 @@ def _outputs(model, x, batch_size):
     return np.concatenate(parts)
 
 
+def check_inputs(model, x, entry):
+    """The checks of :mod:`keras_trt.trt.data_checks` (shape and T, NaN/Inf, scale), then: at
+    least 2 inputs that are not all the same. Identical inputs (all zero, or one sample
+    repeated) give identical outputs whatever the model, so they cannot tell a silent model;
+    and their batch statistics (variance 0) would ruin every BatchNormalization."""
+    import keras
+
+    from keras_trt.trt import data_checks
+
+    if not data_checks._is_arrays(x):
+        raise TypeError(f"{entry} takes in-memory inputs (a NumPy array or a structure of them), "
+                        f"got {type(x).__name__}; e.g. x = np.concatenate([b[0] for b in ds.take(4)]).")
+    data_checks.check(model, x, entry=entry, labels=False)
+    leaves = [np.asarray(keras.ops.convert_to_numpy(a)) for a in keras.tree.flatten(x)]
+    n = len(leaves[0])
+    if n < 2:
+        raise data_checks.DataError(
+            f"{entry} needs at least 2 different inputs, got {n}. Pass a batch of real inputs, "
+            "e.g. a few hundred validation samples.")
+    if all(np.all(a == a[:1]) for a in leaves):
+        what = "all zero" if all(not np.any(a) for a in leaves) else "all the same sample"
+        raise data_checks.DataError(
+            f"{entry} got {n} identical inputs ({what}): this is an input problem, not the "
+            "model's. Identical inputs give identical outputs whatever the model (so a constant "
+            "output tells nothing), and give BatchNormalization a batch variance of 0. Pass real, "
+            "varied inputs, e.g. a few hundred validation samples (check the loader if these "
+            "were meant to be real data).")
+
+
 def check_silence(model, x, *, batch_size: int = 256) -> SilenceReport:
     """Check whether ``model`` has gone silent at inference on the inputs ``x``.
 
     Runs ``x`` through the model twice: in inference mode (moving BN statistics, what ``predict``
     does) and in training mode (batch statistics, what ``fit`` sees; the model's variables are
-    restored afterwards, so the check changes nothing). A layer is *silent* when it fires in
+    restored afterwards, so the check changes nothing). The inputs are checked first
+    (:func:`check_inputs`): NaN/Inf, absurdly scaled, wrongly shaped or identical inputs (all
+    zero, one sample repeated) raise a ``DataError`` that says so, rather than a report that
+    blames the model. A layer is *silent* when it fires in
     training mode and its inference firing rate is at most 1 % of that (:data:`QUIET_RATIO`);
     the output is *constant* when
     no output unit varies across the inputs (give at least two different inputs).
@@ -178,9 +211,7 @@ def check_silence(model, x, *, batch_size: int = 256) -> SilenceReport:
         )
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    n = len(keras.tree.flatten(x)[0])
-    if n < 2:
-        raise ValueError(f"check_silence needs at least 2 different inputs to tell a constant output, got {n}.")
+    check_inputs(model, x, "check_silence")
     from keras_trt import analysis
 
     probe = analysis.spike_probe(model)
@@ -238,12 +269,11 @@ def recalibrate_batch_norm(model, x, *, batch_size: int = 256) -> int:
     """
     import keras
 
+    check_inputs(model, x, "recalibrate_batch_norm")
     bns = _batch_norms(model)
     if not bns:
         return 0
     n = len(keras.tree.flatten(x)[0])
-    if n < 2:
-        raise ValueError(f"recalibrate_batch_norm needs at least 2 inputs, got {n}.")
     saved = [layer.momentum for layer in bns]
     try:
         for i, start in enumerate(range(0, n, batch_size)):
@@ -322,6 +352,7 @@ __all__ = [
     "SilenceReport",
     "SilenceCheck",
     "check_silence",
+    "check_inputs",
     "warn_if_silent",
     "recalibrate_batch_norm",
 ]

@@ -319,6 +319,16 @@ class _LIFBase(keras.layers.Layer):
         spec = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
         return (spec, keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)) if return_membrane else spec
 
+    @classmethod
+    def from_config(cls, config):
+        # The surrogate is resolved before Keras' from_config: Keras wraps any error raised in
+        # __init__ in a TypeError that dumps the whole config first, so a surrogate class that
+        # was not imported would be named only at the end of a long message.
+        config = dict(config)
+        if isinstance(config.get("surrogate"), dict):
+            config["surrogate"] = surrogates.get(config["surrogate"])
+        return super().from_config(config)
+
     def get_config(self):
         config = super().get_config()
         config.update(

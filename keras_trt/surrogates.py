@@ -252,12 +252,15 @@ def _from_config(config):
     try:
         obj = keras.saving.deserialize_keras_object(config)
     except TypeError as err:  # Keras' "Could not locate class ..."
+        registered = config.get("registered_name") or name
+        module = config.get("module")
+        where = f" (defined in module {module!r})" if module else ""
+        fix = f"import {module} before loading" if module else "import the module that defines it before loading"
         raise ValueError(
-            f"Unknown surrogate class {config.get('registered_name') or name!r}: only surrogates "
-            "registered with Keras can be loaded. Decorate the class with "
-            "@keras.saving.register_keras_serializable(package='...') and import the module that "
-            "defines it before loading (or pass it in `custom_objects`), then save the model again "
-            "if it was saved without the decorator."
+            f"Unknown surrogate class {registered!r}{where}: {fix} (or pass it in "
+            "`custom_objects`).\nOnly surrogates registered with Keras can be loaded: the class "
+            "must be decorated with @keras.saving.register_keras_serializable(package='...'); "
+            "save the model again if it was saved without the decorator."
         ) from err
     if not isinstance(obj, Surrogate):
         raise ValueError(

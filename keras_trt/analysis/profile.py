@@ -108,7 +108,8 @@ def profile(model, x, batch_size=32):
 
     Args:
         model: a functional Keras model (every :mod:`keras_trt.models` builder and zoo model).
-        x: inputs, a NumPy array (or what the model takes) with a leading sample axis.
+        x: inputs, a NumPy array (or what the model takes) with a leading sample axis; checked
+            first by :mod:`keras_trt.trt.data_checks` (NaN/Inf, scale, shape and T, empty).
         batch_size: samples per forward pass (memory: every layer's output is held per batch).
 
     >>> import numpy as np, keras_trt
@@ -130,9 +131,10 @@ def profile(model, x, batch_size=32):
                 index[id(t)] = len(tensors)
                 tensors.append(t)
     probe = keras.Model(model.input, tensors)
+    from keras_trt.trt import data_checks
+
+    data_checks.check(model, x, entry="profile", labels=False)  # NaN, scale, shape, empty
     num = _num_samples(x)
-    if num == 0:
-        raise ValueError("profile needs at least one sample in x.")
     timesteps = _model_timesteps(model)
     rows = [_empty_row(layer) for layer, _, _ in nodes]
     for start in range(0, num, batch_size):

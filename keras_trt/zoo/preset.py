@@ -237,6 +237,7 @@ def save_preset(
     config_text = json.dumps(config, indent=2, ensure_ascii=False) + "\n"
 
     units = _classifier_units(model)
+    _check_metadata_matches(model, timesteps, units, extra_json)
     meta: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "name": name or model.name,
@@ -246,7 +247,7 @@ def save_preset(
         "backend": keras.backend.backend(),
         "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         "dataset": dataset,
-        "timesteps": timesteps,
+        "timesteps": timesteps if timesteps is not None else _model_timesteps(model),
         "num_classes": units,
         "input_shape": _input_shape(model),
         "parameters": trainable_parameters(model),
@@ -279,6 +280,43 @@ def save_preset(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def _model_timesteps(model):
+    from keras_trt.trt import data_checks
+
+    return data_checks.model_timesteps(model)
+
+
+def _check_metadata_matches(model, timesteps, units, extra) -> None:
+    """Refuses metadata that contradicts the model: a card stating another T, input shape or
+    number of classes than the weights have would mislead everyone who loads the preset."""
+    from keras_trt.trt import data_checks
+
+    model_t = data_checks.model_timesteps(model)
+    shape = _input_shape(model)
+    stated = [("timesteps", timesteps, model_t), ("extra timesteps", extra.get("timesteps"), model_t),
+              ("extra num_classes", extra.get("num_classes"), units),
+              ("extra input_shape", extra.get("input_shape"), shape)]
+    build = extra.get("build") if isinstance(extra.get("build"), dict) else {}
+    stated += [(f"build[{k!r}]", build.get(k), v) for k, v in
+               (("timesteps", model_t), ("num_classes", units), ("input_shape", shape))]
+    if isinstance(extra.get("classes"), list):
+        stated.append(("the number of extra classes (names)", len(extra["classes"]), units))
+    for what, given, actual in stated:
+        if given is None or actual is None:
+            continue
+        if isinstance(given, (list, tuple)) and isinstance(actual, (list, tuple)):
+            same = list(given) == list(actual)
+        else:
+            same = given == actual
+        if not same:
+            raise ValueError(
+                f"save_preset(): {what}={given!r} contradicts the model, whose "
+                f"{'T' if 'timesteps' in what else 'input shape' if 'shape' in what else 'classifier'} "
+                f"is {actual!r}. Fix: pass {actual!r} (or leave it out: the model's own value is "
+                "recorded), or save the model that was built for it."
+            )
 
 
 def check_format_version(meta: Mapping[str, Any], source: str) -> None:
