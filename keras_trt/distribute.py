@@ -175,22 +175,93 @@ def _logical_cpus(tf, wanted):
 def check_last_batch(num_samples, batch_size, what="data"):
     """On JAX under a multi-device distribution, checks that the last (partial) batch of
     ``num_samples`` still splits across the devices: keras 3.15.1 cannot shard it otherwise
-    (keras issue 21167) and fails mid-run. TensorFlow splits uneven batches itself.
+    (keras issue 21167) and fails mid-run. ``TRTModel.fit`` / ``evaluate`` / ``predict`` pad
+    in-memory arrays themselves (:func:`even_batches`); this is for a stream you batch yourself.
+    TensorFlow splits uneven batches itself.
 
     >>> check_last_batch(45, 8)   # no distribution active: nothing to check
     """
-    distribution = keras.distribution.distribution() if keras.backend.backend() == "jax" else None
-    if distribution is None:
+    count = device_count()
+    if count == 1:
         return
-    count = distribution.device_mesh.devices.size
     last = int(num_samples) % int(batch_size)
     if last % count:
         raise DistributeError(
             f"The {what} set has {num_samples} samples: with batch size {batch_size} its last "
             f"batch holds {last}, which does not split across {count} devices on JAX (keras "
-            f"3.15.1 cannot shard it). Pick a batch size whose remainder on {num_samples} "
-            f"samples is a multiple of {count}, or train with KERAS_BACKEND=tensorflow."
+            f"3.15.1 cannot shard it). Pass the data as arrays (TRTModel.fit, evaluate and "
+            "predict pad the last batch themselves), batch a tf.data set with "
+            "drop_remainder=True, or train with KERAS_BACKEND=tensorflow."
         )
+
+
+def device_count():
+    """The devices a batch is split across by the active JAX distribution (1 without one, and
+    on TensorFlow, whose MirroredStrategy splits an uneven batch itself).
+
+    >>> device_count()
+    1
+    """
+    if keras.backend.backend() != "jax":
+        return 1
+    distribution = keras.distribution.distribution()
+    return 1 if distribution is None else int(distribution.device_mesh.devices.size)
+
+
+LAST_BATCH = ("pad", "drop", "error")
+
+
+def even_batches(x, y=None, sample_weight=None, *, batch_size=None, entry="fit", last_batch="pad"):
+    """In-memory data made to split across the devices of the active JAX distribution.
+
+    Returns ``(x, y, sample_weight, scale)``: unchanged, with ``scale`` None, when nothing needs
+    doing. Otherwise, for ``n`` samples that are not a multiple of the devices:
+
+    - ``"pad"`` (the default): copies of the first samples are appended with sample weight 0,
+      so they count in no loss, gradient or metric; ``scale = (n + pad) / n`` turns Keras'
+      logged loss (a mean over the padded count) back into the mean over the ``n`` samples.
+      They do take part in BatchNormalization's batch statistics of the one batch they land in.
+    - ``"drop"``: the last ``n % devices`` samples are left out, with a warning.
+    - ``"error"``: a :class:`DistributeError` naming the sample counts that would split.
+
+    The batch size itself must split (:func:`per_device_batch`), checked before anything runs.
+
+    >>> import numpy as np
+    >>> even_batches(np.zeros((5, 2)))[3] is None   # no distribution: unchanged
+    True
+    """
+    if last_batch not in LAST_BATCH:
+        raise ValueError(f"last_batch must be one of {LAST_BATCH}, got {last_batch!r}.")
+    count = device_count()
+    leaves = keras.tree.flatten(x)
+    if count == 1 or not leaves or not all(hasattr(a, "shape") for a in leaves):
+        return x, y, sample_weight, None
+    import numpy as np
+
+    per_device_batch(32 if batch_size is None else batch_size, count)
+    n = int(leaves[0].shape[0])
+    extra = n % count
+    if not extra or n == 0:
+        return x, y, sample_weight, None
+    pad = count - extra
+    if last_batch == "error":
+        raise DistributeError(
+            f"{entry} got {n} samples, which do not split across {count} devices. Use "
+            f"{n - extra} or {n + pad} samples, or pass last_batch='pad' (the default: "
+            "zero-weight copies make up the difference) or last_batch='drop'.")
+    take = lambda a, index: keras.tree.map_structure(lambda t: np.asarray(t)[index], a)  # noqa: E731
+    if last_batch == "drop":
+        import warnings
+
+        warnings.warn(f"{entry}: {n} samples do not split across {count} devices; the last "
+                      f"{extra} are dropped (last_batch='drop').", stacklevel=3)
+        keep = np.arange(n - extra)
+        return (take(x, keep), None if y is None else take(y, keep),
+                None if sample_weight is None else np.asarray(sample_weight)[keep], None)
+    index = np.concatenate([np.arange(n), np.arange(pad) % n])
+    weights = np.ones(n, "float32") if sample_weight is None else np.asarray(sample_weight, "float32")
+    weights = np.concatenate([weights, np.zeros(pad, "float32")])
+    return take(x, index), None if y is None else take(y, index), weights, (n + pad) / n
 
 
 def process_count():

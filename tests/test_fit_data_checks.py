@@ -58,7 +58,7 @@ def test_validation_data_and_first_batch_of_a_dataset_are_checked(model):
     with pytest.raises(ValueError, match="y \\(validation_data\\) holds class ids outside"):
         model.fit(x, y, validation_data=(x, y + UNITS), verbose=0)
     stream = tf.data.Dataset.from_tensor_slices((x, y + UNITS)).batch(3)
-    with pytest.raises(ValueError, match="y \\(first batch\\) holds class ids outside"):
+    with pytest.raises(ValueError, match="y \\(batch 0\\) holds class ids outside"):
         model.fit(stream, verbose=0)
 
 

@@ -22,3 +22,40 @@ def write_json(path, data, **dumps_kwargs):
     tmp = Path(str(path) + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, **dumps_kwargs))
     os.replace(tmp, path)
+
+
+def positive_int(text):
+    """argparse type: a whole number >= 1 (``--epochs 0`` and ``--epochs 2.5`` are refused with
+    argparse's usual message and exit status 2)."""
+    return _whole(text, 1)
+
+
+def nonnegative_int(text):
+    """argparse type: a whole number >= 0 (seeds)."""
+    return _whole(text, 0)
+
+
+def positive_float(text):
+    """argparse type: a finite number > 0."""
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
+def _whole(text, low):
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= {low}, got {text}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= {low}, got {text}")
+    return value

@@ -16,7 +16,7 @@ Runs the model's inference pass on the first ``--samples`` held-out samples and 
 import argparse
 import os
 
-from training import use_backend
+from training import positive_int, use_backend
 
 
 def held_out(dataset, samples, timesteps=None, data_dir=None):
@@ -78,12 +78,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.analyze", description=__doc__.splitlines()[0])
     parser.add_argument("preset", help="zoo name, preset folder or hf://org/repo[@rev]")
     parser.add_argument("dataset", help="a training.datasets source, e.g. mnist, basic_motions")
-    parser.add_argument("--samples", type=int, default=300, help="held-out samples to run (default 300)")
+    parser.add_argument("--samples", type=positive_int, default=300, help="held-out samples to run (default 300)")
     parser.add_argument("--output", help="folder for the PNGs and summary.md (default analysis/<preset>)")
     parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"])
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=positive_int, default=32)
     parser.add_argument("--data-dir")
-    parser.add_argument("--timesteps", type=int, help="only for temporal data without a stated T")
+    parser.add_argument("--timesteps", type=positive_int, help="only for temporal data without a stated T")
     args = parser.parse_args(argv)
     if args.samples < 1:
         parser.error("--samples must be at least 1")

@@ -46,7 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training import results_table, run_lock, seed_jobs, stats, use_backend, write_json
+from training import (nonnegative_int, positive_int, results_table, run_lock, seed_jobs, stats,
+                      use_backend, write_json)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -412,20 +413,20 @@ def plot(result, curves_path, compute_path):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.compare", description=__doc__.splitlines()[0])
     parser.add_argument("recipe")
-    parser.add_argument("--seeds", type=int, default=5, help="paired seeds 0..N-1 (default 5)")
-    parser.add_argument("--epochs", type=int, help="override the recipe's epochs (TRT and equal-epoch arms)")
+    parser.add_argument("--seeds", type=positive_int, default=5, help="paired seeds 0..N-1 (default 5)")
+    parser.add_argument("--epochs", type=positive_int, help="override the recipe's epochs (TRT and equal-epoch arms)")
     parser.add_argument("--ablation", action="store_true", help="add the star_weight=0 and star-only arms")
     parser.add_argument("--reverse-at", nargs="*", default=(), metavar="POINT",
                         help="add full-TRT arms with the reversal at these builder points")
     parser.add_argument("--wall-clock", action="store_true", help="add the plain arm at TRT's seconds")
     parser.add_argument("--no-probe", action="store_true", help="skip the perturbation/firing-rate probes")
-    parser.add_argument("--only-seeds", type=int, nargs="+", metavar="S",
+    parser.add_argument("--only-seeds", type=nonnegative_int, nargs="+", metavar="S",
                         help="train just these seeds and write no page (to run seeds in parallel "
                         "processes; a final call without it reuses them and writes the page)")
     parser.add_argument("--only-arms", nargs="+", metavar="ARM",
                         help="train just these arms (keys as in the run folders <key>-seed<N>: trt, "
                         "plain, plain-flops, rev-cons, star, trt-at-<point>, ...) and write no page")
-    parser.add_argument("--jobs", type=int, default=1,
+    parser.add_argument("--jobs", type=positive_int, default=1,
                         help="train the seeds in this many parallel processes, each on its share "
                         "of the CPU cores (default 1; on small models 2 single-threaded processes "
                         "beat one 2-thread process)")
@@ -433,7 +434,7 @@ def main(argv=None):
     parser.add_argument("--data-dir")
     parser.add_argument("--output", help="run folders (default runs/compare/<recipe>)")
     parser.add_argument("--results-dir", default="docs/results", help="where the page and plots go")
-    parser.add_argument("--verbose", type=int, default=0)
+    parser.add_argument("--verbose", type=int, default=0, choices=[0, 1, 2])
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error("--seeds must be >= 1 (use 5 or more for intervals that can tell).")

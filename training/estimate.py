@@ -23,6 +23,8 @@ import time
 
 import numpy as np
 
+from training import positive_float, positive_int
+
 IMAGENET_TRAIN = 1_281_167
 
 
@@ -98,13 +100,13 @@ def extrapolate(measured, *, global_batch, devices, train_images, peak_tflops, b
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.estimate", description=__doc__.splitlines()[0])
     parser.add_argument("recipe")
-    parser.add_argument("--devices", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, help="global batch (default: the recipe's)")
-    parser.add_argument("--measure-batches", type=int, nargs=2, default=(1, 2))
-    parser.add_argument("--train-images", type=int, default=IMAGENET_TRAIN)
-    parser.add_argument("--peak-tflops", type=float, default=156.0, help="per GPU (A100 TF32: 156)")
-    parser.add_argument("--bandwidth-gbs", type=float, default=2039.0, help="per GPU (A100 80GB: 2039)")
-    parser.add_argument("--efficiency", type=float, default=0.4)
+    parser.add_argument("--devices", type=positive_int, default=8)
+    parser.add_argument("--batch-size", type=positive_int, help="global batch (default: the recipe's)")
+    parser.add_argument("--measure-batches", type=positive_int, nargs=2, default=(1, 2))
+    parser.add_argument("--train-images", type=positive_int, default=IMAGENET_TRAIN)
+    parser.add_argument("--peak-tflops", type=positive_float, default=156.0, help="per GPU (A100 TF32: 156)")
+    parser.add_argument("--bandwidth-gbs", type=positive_float, default=2039.0, help="per GPU (A100 80GB: 2039)")
+    parser.add_argument("--efficiency", type=positive_float, default=0.4)
     parser.add_argument("--output", help="write the measurement and estimate as JSON here")
     args = parser.parse_args(argv)
     os.environ.setdefault("KERAS_BACKEND", "jax")

@@ -16,7 +16,7 @@ import argparse
 import json
 import os
 
-from training import use_backend
+from training import positive_float, positive_int, use_backend
 
 
 def evaluate(handle, dataset, *, batch_size=256, data_dir=None, timesteps=None):
@@ -99,10 +99,10 @@ def main(argv=None):
     parser.add_argument("preset", help="zoo name, preset folder or hf://org/repo[@rev]")
     parser.add_argument("dataset", help="a training.datasets source, e.g. mnist, digits, mnist_points")
     parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"])
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=positive_int, default=256)
     parser.add_argument("--data-dir")
-    parser.add_argument("--timesteps", type=int, help="only for temporal data without a stated T")
-    parser.add_argument("--tolerance", type=float, default=1e-3, help="allowed |measured - stated|")
+    parser.add_argument("--timesteps", type=positive_int, help="only for temporal data without a stated T")
+    parser.add_argument("--tolerance", type=positive_float, default=1e-3, help="allowed |measured - stated|")
     parser.add_argument("--perturb", action="store_true",
                         help="also report temporal perturbations, consistency and firing rate")
     args = parser.parse_args(argv)

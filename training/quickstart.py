@@ -20,6 +20,7 @@ import numpy as np
 
 from keras_trt.data import load_digits
 from keras_trt.models import spiking_cnn
+from training import nonnegative_int, positive_int
 
 
 def train_and_evaluate(data, *, trt, timesteps, epochs, batch_size, seed, verbose):
@@ -40,11 +41,11 @@ def train_and_evaluate(data, *, trt, timesteps, epochs, batch_size, seed, verbos
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--timesteps", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (0, 1, 2)")
+    parser.add_argument("--epochs", type=positive_int, default=20)
+    parser.add_argument("--timesteps", type=positive_int, default=4)
+    parser.add_argument("--batch-size", type=positive_int, default=64)
+    parser.add_argument("--seeds", type=nonnegative_int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2], help="Keras fit verbosity (0, 1, 2)")
     args = parser.parse_args(argv)
 
     data = load_digits()

@@ -1,6 +1,7 @@
 """An exclusive lock on a run folder, so that two processes never train the same run at once.
 
-``training.compare`` takes it around each arm it trains: parts of a comparison run by hand in
+``training.train`` takes it for its run folder (a second ``python -m training.train`` on the same
+folder stops at once) and ``training.compare`` around each arm it trains: parts of a comparison run by hand in
 parallel (``--only-seeds``, ``--only-arms``), or a final call started while a part still trains,
 then stop with a message instead of writing the same checkpoint from two processes. A lock left
 by a process that died is taken over (same host); one from another host is reported, not broken.
@@ -21,6 +22,7 @@ import socket
 from pathlib import Path
 
 LOCK_FILE = "training.lock"
+_HELD = set()  # folders this process holds: a nested locked() on one of them is a no-op
 
 
 def holder(folder):
@@ -56,6 +58,10 @@ def _stale(held):
 def locked(folder):
     """Holds ``folder``'s lock for the ``with`` block; SystemExit naming the holder if another
     live process has it."""
+    key = os.path.realpath(folder)
+    if key in _HELD:  # (training.compare locks an arm's folder, then training.train locks it again)
+        yield
+        return
     path = Path(folder) / LOCK_FILE
     me = {"host": socket.gethostname(), "pid": os.getpid()}
     for _ in range(2):  # a second try after removing a stale lock
@@ -76,7 +82,9 @@ def locked(folder):
         break
     else:
         raise SystemExit(f"Could not lock {folder}: another process keeps taking {path}.")
+    _HELD.add(key)
     try:
         yield
     finally:
+        _HELD.discard(key)
         path.unlink(missing_ok=True)

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from training import use_backend, write_json
+from training import nonnegative_int, positive_int, run_lock, use_backend, write_json
 
 
 def _parse(argv):
@@ -29,13 +29,14 @@ def _parse(argv):
     parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help="Keras backend")
     parser.add_argument("--epochs", type=_positive_int, help="override the recipe's epochs")
     parser.add_argument("--batch-size", type=_positive_int, help="override the recipe's batch size")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
     parser.add_argument("--no-trt", action="store_true", help="train the plain SNN (baseline)")
     parser.add_argument("--output", help="output folder (default runs/<recipe>/<backend>-seed<S>[-plain])")
     parser.add_argument("--data-dir", help="dataset folder for recipes whose data must be downloaded")
     parser.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
-    parser.add_argument("--verbose", default="auto", help="Keras fit verbosity: auto, 0, 1 or 2")
-    parser.add_argument("--devices", type=int, help="data parallelism over N devices (JAX, TensorFlow); "
+    parser.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"],
+                        help="Keras fit verbosity: auto, 0, 1 or 2")
+    parser.add_argument("--devices", type=positive_int, help="data parallelism over N devices (JAX, TensorFlow); "
                         "the batch size is the global batch, split evenly across them")
     parser.add_argument("--precision", default="float32", choices=["float32", "mixed_bfloat16"],
                         help="dtype policy of the model (mixed_bfloat16: bfloat16 compute, float32 "
@@ -45,11 +46,7 @@ def _parse(argv):
     return parser.parse_args(argv)
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
-    return value
+_positive_int = positive_int
 
 
 def default_output(recipe_name, backend, seed, trt, precision="float32"):
@@ -90,14 +87,19 @@ def _steps(feed):
         return n if n > 0 else int(tf.data.experimental.cardinality(feed))
 
 
+class CheckpointWriteError(OSError):
+    """The checkpoint of an epoch could not be written (the previous one is kept)."""
+
+
 def _callbacks():
     import keras
 
     class EpochCheckpoint(keras.callbacks.Callback):
         """After every epoch: the full model (weights, optimizer state) and the epoch reached.
 
-        The model file is replaced atomically and the state file written after it, so an
-        interruption at any moment leaves the previous consistent checkpoint in place.
+        Both files are written to temporary names first and then renamed, the state last; the
+        state records the model file's size and time, so a resume can tell a model file that
+        does not belong to its state (an interruption between the two renames).
         """
 
         def __init__(self, folder, state):
@@ -106,10 +108,22 @@ def _callbacks():
 
         def on_epoch_end(self, epoch, logs=None):
             self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = self.folder / "model.tmp.keras"
-            self.model.save(tmp)
-            os.replace(tmp, self.folder / "model.keras")
-            write_json(self.folder / "state.json", dict(self.state, epoch=epoch + 1))
+            tmp_model, tmp_state = self.folder / "model.tmp.keras", self.folder / "state.json.tmp"
+            try:  # everything that can fail (a full disk) is written before anything is replaced
+                self.model.save(tmp_model)
+                stat = tmp_model.stat()
+                tmp_state.write_text(json.dumps(dict(self.state, epoch=epoch + 1, model_bytes=stat.st_size,
+                                                     model_mtime_ns=stat.st_mtime_ns), indent=2))
+            except OSError as err:
+                tmp_model.unlink(missing_ok=True)
+                tmp_state.unlink(missing_ok=True)
+                raise CheckpointWriteError(
+                    f"Could not write the checkpoint after epoch {epoch + 1} to {self.folder} "
+                    f"({err.strerror or err}); the checkpoint after epoch {epoch} is kept. Free "
+                    "space (or fix the folder) and run the same command to resume."
+                ) from err
+            os.replace(tmp_model, self.folder / "model.keras")
+            os.replace(tmp_state, self.folder / "state.json")
 
     class EpochTime(keras.callbacks.Callback):
         """Adds ``epoch_seconds`` to the logs (and so to log.csv)."""
@@ -143,9 +157,6 @@ def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, dat
                          trt=trt, data_dir=data_dir, restart=restart, verbose=verbose,
                          extra_callbacks=extra_callbacks, save_preset=save_preset, precision=precision)
 
-    import keras_trt
-    from training import datasets
-
     output = Path(output)
     epochs = recipe.epochs if epochs is None else epochs
     batch_size = recipe.batch_size if batch_size is None else batch_size
@@ -158,6 +169,23 @@ def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, dat
                backend=keras.backend.backend())
     if precision != "float32":  # only then: float32 checkpoints of earlier versions still resume
         run["precision"] = precision
+    output.mkdir(parents=True, exist_ok=True)
+    try:
+        with run_lock.locked(output):  # a second process on this folder stops here
+            return _run(recipe, output, run, epochs, batch_size, seed, trt, data_dir, restart,
+                        verbose, extra_callbacks, save_preset, precision)
+    finally:
+        if output.is_dir() and not any(output.iterdir()):
+            output.rmdir()  # nothing was written (an error before the first epoch)
+
+
+def _run(recipe, output, run, epochs, batch_size, seed, trt, data_dir, restart, verbose,
+         extra_callbacks, save_preset, precision):
+    import keras
+
+    import keras_trt
+    from training import datasets
+
     data = datasets.load(recipe.dataset, batch_size=batch_size, seed=seed, augment=recipe.augment,
                          timesteps=recipe.timesteps, data_dir=data_dir, **recipe.dataset_kwargs)
     _check_last_batches(data, batch_size)
@@ -180,6 +208,7 @@ def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, dat
                 "--output, or --restart to discard it."
             )
         initial_epoch = state["epoch"]
+        _check_model_file(ckpt, state)
         print(f"Resuming {recipe.name} from the checkpoint after epoch {initial_epoch}/{epochs}.")
     # A resumed run rebuilds the model with the same code as a fresh one, then restores weights
     # and optimizer state: the compiled step is then the very program of an uninterrupted run
@@ -211,6 +240,9 @@ def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, dat
             ) from err
 
     output.mkdir(parents=True, exist_ok=True)
+    # Rows of epochs after the checkpoint (a run stopped between its log row and its checkpoint:
+    # killed, a full disk) are dropped: they are trained again now, and logged once.
+    _trim_log(output / "log.csv", initial_epoch)
     EpochCheckpoint, EpochTime = _callbacks()
     callbacks = [EpochTime(), keras.callbacks.CSVLogger(str(output / "log.csv"), append=True)]
     try:
@@ -265,6 +297,46 @@ def _read_state(path):
     return state
 
 
+def _check_model_file(ckpt, state):
+    """SystemExit naming --restart if model.keras is not the file state.json was written with."""
+    if "model_bytes" not in state:  # a checkpoint of an earlier version: nothing recorded
+        return
+    try:
+        stat = (ckpt / "model.keras").stat()
+    except OSError:
+        stat = None
+    if stat is None or (stat.st_size, stat.st_mtime_ns) != (state["model_bytes"], state.get("model_mtime_ns")):
+        raise SystemExit(
+            f"The checkpoint in {ckpt} is inconsistent: model.keras is not the file state.json "
+            f"(epoch {state['epoch']}) was written with (a run stopped between the two). Run the "
+            "same command with --restart to discard it and start over."
+        )
+
+
+def _trim_log(path, epochs_done):
+    """Keeps the header and the rows of epochs < ``epochs_done`` of a Keras CSVLogger file."""
+    import csv
+
+    path = Path(path)
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or "epoch" not in rows[0]:
+        return
+    column = rows[0].index("epoch")
+    kept = [r for r in rows[1:] if len(r) > column and r[column].isdigit() and int(r[column]) < epochs_done]
+    if len(kept) == len(rows) - 1:
+        return
+    if not kept:
+        path.unlink()
+        return
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        csv.writer(f).writerows([rows[0], *kept])
+    os.replace(tmp, path)
+
+
 def _interrupted_message(output):
     """One line for Ctrl-C: which checkpoint is kept and how to resume."""
     state_file = Path(output) / "checkpoint" / "state.json"
@@ -285,10 +357,8 @@ def _check_last_batches(data, batch_size):
             "training is for the tf.data recipes (ImageNet, CIFAR, DVS, ModelNet40). Train "
             "in-memory recipes on one host (--devices N)."
         )
-    if hasattr(data.train, "x"):
-        distribute.check_last_batch(len(data.train.x), batch_size, "training")
-    if isinstance(data.test, tuple):
-        distribute.check_last_batch(len(data.test[0]), batch_size, "held-out")
+    # In-memory sets whose last batch does not split across the devices are padded with
+    # zero-weight copies by TRTModel.fit/evaluate (keras_trt.distribute.even_batches).
 
 
 def evaluate_model(model, test, batch_size):
@@ -360,6 +430,11 @@ def main(argv=None):
                      multi_host=args.multi_host, precision=args.precision)
     except DistributeError as err:  # before training starts
         raise SystemExit(f"error: {err}") from None
+    except CheckpointWriteError as err:
+        raise SystemExit(f"error: {err}") from None
+    except OSError as err:  # a failed write elsewhere (log.csv, TensorBoard, the preset)
+        raise SystemExit(f"error: writing to {output} failed ({err}). "
+                         + _interrupted_message(output).replace("Interrupted: ", "")) from None
     except KeyboardInterrupt:
         print(_interrupted_message(output), file=sys.stderr)
         raise SystemExit(130) from None

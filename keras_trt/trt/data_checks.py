@@ -386,7 +386,7 @@ def _check_tf_dataset(model, ds, entry, mode, labels, watch, where):
                     leaf.set_shape((None,) + tuple(shape[1:]))
         return element
 
-    return ds.enumerate().map(map_fn, deterministic=True)
+    return ds.enumerate().map(map_fn)
 
 
 class _Shape:

@@ -54,6 +54,7 @@ class TRTModel(keras.Model):
     trt_config = None
     _trt_trackers = ()
     _consistency_loss = None
+    _padded = False
 
     def compile(self, optimizer="rmsprop", loss=None, *args, trt=None, **kwargs):
         """As ``keras.Model.compile``, plus ``trt``: a TRTConfig, a dict of its fields, True
@@ -115,7 +116,38 @@ class TRTModel(keras.Model):
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         if temporal.trt_branches_active():
             y_pred = self._branches(y_pred)[0]
+        compiled = self._compile_metrics
+        if self._padded and compiled is not None and sample_weight is not None:
+            # Zero-weight padding (distribute.even_batches) must not count in `metrics` either,
+            # which Keras updates unweighted: they get the sample weights while padding is on.
+            if not compiled.built:
+                compiled.build(y, y_pred)
+            unweighted = compiled._flat_metrics
+            if len(unweighted) == 1:
+                compiled._flat_metrics = [None]
+                try:
+                    super().compute_metrics(x, y, y_pred, sample_weight)
+                finally:
+                    compiled._flat_metrics = unweighted
+                if unweighted[0] is not None:
+                    unweighted[0].update_state(y, y_pred, sample_weight)
+                return self.get_metrics_result()
         return super().compute_metrics(x, y, y_pred, sample_weight)
+
+    @contextlib.contextmanager
+    def _padding(self, active):
+        """Within the block the step functions weight every metric (see compute_metrics); they
+        are traced again when this changes."""
+        active = bool(active)
+        if active != self._padded:
+            self.train_function = self.test_function = self.predict_function = None
+        object.__setattr__(self, "_padded", active)
+        try:
+            yield
+        finally:
+            if active:
+                object.__setattr__(self, "_padded", False)
+                self.train_function = self.test_function = self.predict_function = None
 
     def get_metrics_result(self):
         logs = super().get_metrics_result()
@@ -175,7 +207,7 @@ class TRTModel(keras.Model):
         """Raises a ValueError naming the fix when inputs disagree with the model's inputs."""
         data_checks.check_shapes(self, inputs)
 
-    def fit(self, x=None, y=None, *args, check_data=True, **kwargs):
+    def fit(self, x=None, y=None, *args, check_data=True, last_batch="pad", **kwargs):
         """As ``keras.Model.fit``, after refusing data that would train silently wrong.
 
         ``check_data`` (True, ``"first"`` or False) runs :mod:`keras_trt.trt.data_checks` on
@@ -185,33 +217,72 @@ class TRTModel(keras.Model):
         naming the fix, and the model stays usable. In-memory data is checked whole, a tf.data
         set, PyDataset or generator batch by batch as it flows (``"first"``: its first batch
         only). Pass ``keras.callbacks.TerminateOnNaN()`` to stop a run whose loss becomes NaN.
+
+        ``last_batch`` (``"pad"``, ``"drop"`` or ``"error"``): under a JAX multi-device
+        distribution, what to do with in-memory data whose last batch would not split across
+        the devices (see :func:`keras_trt.distribute.even_batches`); TensorFlow splits it itself.
         """
         watch = data_checks.Watch()
         x, validation = data_checks.check_fit_data(self, x, y, kwargs.get("validation_data"),
                                                    mode=check_data, watch=watch)
+        if args:  # Keras' positional batch_size, epochs, ...: as keywords from here on
+            names = ("batch_size", "epochs", "verbose", "callbacks", "validation_split", "validation_data",
+                     "shuffle", "class_weight", "sample_weight")
+            kwargs.update(zip(names, args))
+            args = ()
+        x, y, weights, scale = distribute.even_batches(
+            x, y, kwargs.get("sample_weight"), batch_size=kwargs.get("batch_size"), entry="fit",
+            last_batch=last_batch)
+        if weights is not None:
+            kwargs["sample_weight"] = weights
+        val_scale = None
+        if isinstance(validation, (tuple, list)) and data_checks._is_arrays(validation):
+            vx, vy, vw = keras.utils.unpack_x_y_sample_weight(tuple(validation))
+            vx, vy, vw, val_scale = distribute.even_batches(
+                vx, vy, vw, batch_size=kwargs.get("validation_batch_size") or kwargs.get("batch_size"),
+                entry="fit (validation_data)", last_batch=last_batch)
+            validation = (vx, vy) if vw is None else (vx, vy, vw)
         if validation is not None:
             kwargs["validation_data"] = validation
-        with data_checks.raised_cleanly(watch), self._usable_after_errors():
+        if scale or val_scale:
+            kwargs["callbacks"] = [_LossScale(scale, val_scale), *(kwargs.get("callbacks") or [])]
+        with data_checks.raised_cleanly(watch), self._usable_after_errors(), self._padding(scale or val_scale):
             return super().fit(x, y, *args, **kwargs)
 
-    def evaluate(self, x=None, y=None, *args, check_data=True, **kwargs):
-        """As ``keras.Model.evaluate``, after the checks of :meth:`fit` (``check_data``)."""
+    def evaluate(self, x=None, y=None, *args, check_data=True, last_batch="pad", **kwargs):
+        """As ``keras.Model.evaluate``, after the checks of :meth:`fit` (``check_data``); under
+        a JAX distribution the last batch is padded (``last_batch``) and the loss is the mean
+        over the real samples."""
         watch = data_checks.Watch()
         x = data_checks.check(self, x, y, entry="evaluate", mode=check_data, watch=watch)
-        with data_checks.raised_cleanly(watch), self._usable_after_errors():
-            return super().evaluate(x, y, *args, **kwargs)
+        return_dict = kwargs.pop("return_dict", False)
+        x, y, weights, scale = distribute.even_batches(
+            x, y, kwargs.get("sample_weight"), batch_size=kwargs.get("batch_size"),
+            entry="evaluate", last_batch=last_batch)
+        if weights is not None:
+            kwargs["sample_weight"] = weights
+        with data_checks.raised_cleanly(watch), self._usable_after_errors(), self._padding(scale):
+            logs = super().evaluate(x, y, *args, return_dict=True, **kwargs)
+        if scale and "loss" in logs:
+            logs["loss"] = float(logs["loss"]) * scale
+        return logs if return_dict else self._flatten_metrics_in_order(logs)
 
     def predict(self, x, *args, check_data=True, **kwargs):
         """As ``keras.Model.predict``, after the input checks of :meth:`fit` (``check_data``);
-        0 samples give 0 rows of the output shape."""
+        0 samples give 0 rows of the output shape. Under a JAX distribution the last batch is
+        padded to split across the devices, and the padding cut from the outputs."""
         watch = data_checks.Watch()
         x = data_checks.check(self, x, entry="predict", mode=check_data, labels=False,
                               allow_empty=True, watch=watch)
         empty = data_checks.empty_prediction(self, x)
         if empty is not None:
             return empty
+        n = len(keras.tree.flatten(x)[0]) if data_checks._is_arrays(x) else None
+        batch_size = kwargs.get("batch_size") or (args[0] if args else None)
+        x, _, _, scale = distribute.even_batches(x, batch_size=batch_size, entry="predict")
         with data_checks.raised_cleanly(watch), self._usable_after_errors():
-            return super().predict(x, *args, **kwargs)
+            out = super().predict(x, *args, **kwargs)
+        return out if scale is None else keras.tree.map_structure(lambda a: a[:n], out)
 
     @contextlib.contextmanager
     def _usable_after_errors(self):
@@ -291,6 +362,22 @@ class TRTModel(keras.Model):
                 f"axis but it stacks {batch}. The TemporalReversal must come before the "
                 "StarProduct, and the classifier must follow the StarProduct."
             )
+
+
+class _LossScale(keras.callbacks.Callback):
+    """Turns the logged losses of zero-weight-padded data (means over the padded count) back
+    into means over the real samples (see keras_trt.distribute.even_batches)."""
+
+    def __init__(self, scale, val_scale):
+        super().__init__()
+        self.scale, self.val_scale = scale, val_scale
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key in list(logs or ()):
+            name = key[4:] if key.startswith("val_") else key
+            factor = self.val_scale if key.startswith("val_") else self.scale
+            if factor and (name == "loss" or name in COMPONENTS):
+                logs[key] = float(logs[key]) * factor
 
 
 class _ConsistencyLoss(keras.losses.Loss):
