@@ -443,7 +443,9 @@ def _check_generator(model, gen, entry, mode, labels, watch, where):
                 watch(run, batch, index)
             yield batch
         if index < 0:
-            raise _empty_error(entry, where, "the generator yields no batches")
+            err = _empty_error(entry, where, "the generator yields no batches")
+            watch.error = watch.error or err  # (TensorFlow wraps what a generator raises)
+            raise err
 
     return checked()
 
