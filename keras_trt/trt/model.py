@@ -23,6 +23,11 @@ from keras_trt.trt import data_checks
 from keras_trt.trt import loss as loss_lib
 
 COMPONENTS = ("task_loss", "reversed_loss", "consistency_loss", "star_loss")
+# keras.Model's positional parameters after (x, y), taken as keywords by the wrappers below.
+_FIT_ARGS = ("batch_size", "epochs", "verbose", "callbacks", "validation_split", "validation_data",
+             "shuffle", "class_weight", "sample_weight", "initial_epoch", "steps_per_epoch",
+             "validation_steps", "validation_batch_size", "validation_freq")
+_EVALUATE_ARGS = ("batch_size", "verbose", "sample_weight", "steps", "callbacks", "return_dict")
 
 
 @keras.saving.register_keras_serializable(package="keras_trt")
@@ -222,14 +227,11 @@ class TRTModel(keras.Model):
         distribution, what to do with in-memory data whose last batch would not split across
         the devices (see :func:`keras_trt.distribute.even_batches`); TensorFlow splits it itself.
         """
+        kwargs.update(zip(_FIT_ARGS, args))  # Keras' positional batch_size, epochs, ...
+        args = ()
         watch = data_checks.Watch()
         x, validation = data_checks.check_fit_data(self, x, y, kwargs.get("validation_data"),
                                                    mode=check_data, watch=watch)
-        if args:  # Keras' positional batch_size, epochs, ...: as keywords from here on
-            names = ("batch_size", "epochs", "verbose", "callbacks", "validation_split", "validation_data",
-                     "shuffle", "class_weight", "sample_weight")
-            kwargs.update(zip(names, args))
-            args = ()
         x, y, weights, scale = distribute.even_batches(
             x, y, kwargs.get("sample_weight"), batch_size=kwargs.get("batch_size"), entry="fit",
             last_batch=last_batch)
@@ -253,6 +255,8 @@ class TRTModel(keras.Model):
         """As ``keras.Model.evaluate``, after the checks of :meth:`fit` (``check_data``); under
         a JAX distribution the last batch is padded (``last_batch``) and the loss is the mean
         over the real samples."""
+        kwargs.update(zip(_EVALUATE_ARGS, args))
+        args = ()
         watch = data_checks.Watch()
         x = data_checks.check(self, x, y, entry="evaluate", mode=check_data, watch=watch)
         return_dict = kwargs.pop("return_dict", False)
