@@ -111,6 +111,11 @@ def _not_enough(backend, available, wanted):
             f"JAX_NUM_CPU_DEVICES={wanted} (or XLA_FLAGS=--xla_force_host_platform_device_count="
             f"{wanted}) before Python starts."
         )
+    elif not any("GPU" in str(d) for d in available):
+        how = ("TensorFlow splits the CPU into logical devices only before its runtime starts, "
+               "and something ran a TensorFlow op first (a model built or trained outside the "
+               f"block): enter distribute.data_parallel({wanted}) before anything else in the "
+               "process (later blocks then reuse the devices), or run on a machine with GPUs.")
     else:
         how = "Pass a smaller number of devices, or run on a machine with more GPUs."
     return DistributeError(f"{wanted} devices requested but the {backend} backend sees "

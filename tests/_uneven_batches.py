@@ -8,6 +8,8 @@ import numpy as np
 import keras_trt
 from keras_trt import distribute
 
+with distribute.data_parallel(2):  # first: TensorFlow splits the CPU only before its runtime starts
+    pass
 rng = np.random.default_rng(0)
 x = rng.normal(size=(45, 6, 5)).astype("float32")
 y = rng.integers(0, 3, 45)
