@@ -107,8 +107,13 @@ def main(argv=None):
                         help="also report temporal perturbations, consistency and firing rate")
     args = parser.parse_args(argv)
     use_backend(args.backend)
-    measured, stated = evaluate(args.preset, args.dataset, batch_size=args.batch_size,
-                                data_dir=args.data_dir, timesteps=args.timesteps)
+    from keras_trt.trt.data_checks import DataError
+
+    try:
+        measured, stated = evaluate(args.preset, args.dataset, batch_size=args.batch_size,
+                                    data_dir=args.data_dir, timesteps=args.timesteps)
+    except DataError as err:  # the data does not fit the preset (shape, T, labels, NaN)
+        raise SystemExit(f"error: {args.dataset} does not fit {args.preset}: {err}") from None
     print(f"{args.preset} on {args.dataset}: accuracy {measured['accuracy']:.4f}", end="")
     print(" (the preset states no accuracy)" if stated is None else f" (stated {stated:.4f})")
     if args.perturb:

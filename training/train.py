@@ -432,6 +432,12 @@ def main(argv=None):
         raise SystemExit(f"error: {err}") from None
     except CheckpointWriteError as err:
         raise SystemExit(f"error: {err}") from None
+    except ValueError as err:
+        from keras_trt.trt.data_checks import DataError
+
+        if isinstance(err, DataError):  # the recipe's data, refused before a step ran on it
+            raise SystemExit(f"error: {err}") from None
+        raise
     except OSError as err:  # a failed write elsewhere (log.csv, TensorBoard, the preset)
         raise SystemExit(f"error: writing to {output} failed ({err}). "
                          + _interrupted_message(output).replace("Interrupted: ", "")) from None
