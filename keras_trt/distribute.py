@@ -237,6 +237,11 @@ def even_batches(x, y=None, sample_weight=None, *, batch_size=None, entry="fit",
     """
     if last_batch not in LAST_BATCH:
         raise ValueError(f"last_batch must be one of {LAST_BATCH}, got {last_batch!r}.")
+    if replicas_in_sync() > 1:
+        # TensorFlow splits an uneven last batch itself, but a batch size that does not split
+        # fails deep inside the step (an AddN of unequal replica shapes): refused here.
+        per_device_batch(32 if batch_size is None else batch_size, replicas_in_sync())
+        return x, y, sample_weight, None
     count = device_count()
     leaves = keras.tree.flatten(x)
     if count == 1 or not leaves or not all(hasattr(a, "shape") for a in leaves):

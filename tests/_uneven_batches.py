@@ -33,6 +33,11 @@ with distribute.data_parallel(2):
     pred = many.predict(x[:41], batch_size=8, verbose=0)
     many.fit(x, y, batch_size=8, epochs=1, verbose=0, validation_data=(x[:41], y[:41]))
     try:
+        many.fit(x, y, batch_size=7, epochs=1, verbose=0)  # a batch that does not split
+        out["batch_error"] = ""
+    except distribute.DistributeError as err:
+        out["batch_error"] = str(err)
+    try:
         many.fit(x, y, batch_size=8, epochs=1, verbose=0, last_batch="error")
         out["error"] = ""
     except distribute.DistributeError as err:

@@ -144,3 +144,4 @@ def test_uneven_last_batches_on_two_devices_equal_one_device(tmp_path):
     np.testing.assert_allclose(out["many_pred"], out["one_pred"], rtol=1e-5, atol=1e-6)
     assert out["pred_rows"] == 41 and out["second_fit_finite"]
     assert "do not split across 2 devices. Use 44 or 46 samples" in out["error"] or BACKEND == "tensorflow"
+    assert "global batch size 7 does not split evenly across 2 devices" in out["batch_error"]
