@@ -53,6 +53,8 @@ True
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 
 import numpy as np
 
@@ -247,6 +249,10 @@ class Stream(keras.layers.Layer):
                 shapes[node.key] = tuple(node.inputs[0].shape[2:])
         shapes[_STEP_COUNT] = ()
         return shapes
+
+    def state_keys(self):
+        """The state's keys in a fixed order (the export's input and output order)."""
+        return list(self.state_shapes())
 
     def initial_state(self, batch_size):
         """The state of ``batch_size`` new streams: ``{key: tensor [batch_size, ...]}``.
@@ -540,6 +546,64 @@ class Stream(keras.layers.Layer):
         return np.concatenate(outs, axis=1)
 
 
+class _StepModel(keras.Model):
+    """``(chunk, *state) -> (outputs, *new_state)``: one streamed step as a Keras model, so that
+    Keras' exporters see the state as explicit inputs and outputs."""
+
+    def __init__(self, stream, keys, steps, **kwargs):
+        super().__init__(**kwargs)
+        self.net = stream.model  # tracked: its variables are the exported weights
+        object.__setattr__(self, "_stream", stream)
+        self._keys, self._steps = list(keys), steps
+
+    def call(self, inputs):
+        chunk, *states = inputs
+        out, new = self._stream.run(dict(zip(self._keys, states)), chunk, self._steps)
+        return [out] + [new[k] for k in self._keys]
+
+
+def export_step_onnx(stream, path, batch_size=1, steps=1):
+    """Writes the one-step model to ONNX with the state as explicit inputs and outputs.
+
+    Inputs, in order: ``chunk`` (``[batch_size, steps, ...]`` for a temporal model, the frame
+    ``[batch_size, ...]`` for a static-input one) then every entry of
+    :meth:`Stream.initial_state` in :meth:`Stream.state_keys` order; outputs: the outputs
+    after each step ``[batch_size, steps, *output]`` then the new state, in the same order.
+    The neurons export as plain tensor ops (:func:`keras_trt.neurons.gradient_free` is not
+    needed: a streamed neuron has no custom-gradient op). Returns the list of state keys.
+
+    >>> stream = keras_trt.streaming.Stream(keras_trt.zoo.load("smlp-basicmotions-t20"))
+    >>> keys = keras_trt.streaming.export_step_onnx(stream, "step.onnx")     # doctest: +SKIP
+    """
+    from keras_trt import neurons, temporal
+
+    keys = stream.state_keys()
+    shapes = stream.state_shapes()
+    frame = tuple(stream.input_tensor.shape[1:])
+    chunk_shape = (batch_size,) + (frame if stream.static_input else (steps,) + frame[1:])
+    model = _StepModel(stream, keys, steps if stream.static_input else None, name="stream_step")
+    signature = [keras.InputSpec(shape=chunk_shape, dtype="float32", name="chunk")]
+    signature += [keras.InputSpec(shape=(batch_size,) + shapes[k], dtype="float32", name=_onnx_name(k))
+                  for k in keys]
+    state = stream.initial_state(batch_size)
+    model([ops.zeros(chunk_shape)] + [state[k] for k in keys])  # built, as Keras' exporters want
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=folder)
+    os.close(fd)
+    try:
+        with neurons.gradient_free(), temporal.trt_branches(False):
+            model.export(tmp, format="onnx", verbose=False, input_signature=[signature])
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return keys
+
+
+def _onnx_name(key):
+    return key.replace("/", "__")
+
+
 def lif_chunk(layer, x, v):
     """A LIF / ParametricLIF ``layer`` on ``x`` ``[B, k, ...]`` from membrane ``v`` ``[B, ...]``.
 
@@ -674,10 +738,10 @@ def _check_region(members, consumers, output_ids, timesteps, timed):
                 continue
             if len(t.shape) < 2 or t.shape[1] != timesteps:
                 raise StreamingError(
-                    f"Layer {node.layer.name!r} ({type(node.layer).__name__}) passes on a tensor of shape "
-                    f"{tuple(t.shape)} without the time axis second, so it cannot be streamed. Only LIF/PLIF "
-                    "neurons and the StarProduct/FiringRate readouts may combine time steps; the other layers must "
-                    "act on each step (wrap per-step layers in keras_trt.layers.TimeFolded).")
+                    f"The layer(s) {names} hand on a tensor of shape {tuple(t.shape)} (from {node.layer.name!r}) "
+                    "without the time axis second, so they cannot be streamed: they combine the time steps. Only "
+                    "LIF/PLIF neurons and the StarProduct/FiringRate readouts may combine steps; the other layers "
+                    "must act on each step (wrap per-step layers in keras_trt.layers.TimeFolded).")
             leaving.append(t)
     if timesteps < 2:
         return
@@ -714,4 +778,4 @@ def _check_region(members, consumers, output_ids, timesteps, timed):
                 "neuron or a readout, or wrap per-step layers in keras_trt.layers.TimeFolded.")
 
 
-__all__ = ["Stream", "StreamingError", "lif_chunk"]
+__all__ = ["Stream", "StreamingError", "export_step_onnx", "lif_chunk"]
