@@ -572,8 +572,10 @@ def export_step_onnx(stream, path, batch_size=1, steps=1):
     The neurons export as plain tensor ops (:func:`keras_trt.neurons.gradient_free` is not
     needed: a streamed neuron has no custom-gradient op). Returns the list of state keys.
 
+    >>> import keras_trt
     >>> stream = keras_trt.streaming.Stream(keras_trt.zoo.load("smlp-basicmotions-t20"))
-    >>> keys = keras_trt.streaming.export_step_onnx(stream, "step.onnx")     # doctest: +SKIP
+    >>> keras_trt.streaming.export_step_onnx(stream, "step.onnx", batch_size=1)
+    ['sn1/membrane', 'sn2/membrane', 'star/sum', 'steps']
     """
     from keras_trt import neurons, temporal
 
