@@ -19,7 +19,7 @@ from keras_trt.trt import TRTConfig, TRTModel  # noqa: E402
 
 def __getattr__(name):
     # Heavier subpackages (tf.data pipelines, Hub access, model builders) load on first use.
-    if name in ("data", "zoo", "models", "diagnostics", "analysis", "export", "distribute"):
+    if name in ("data", "zoo", "models", "diagnostics", "analysis", "export", "distribute", "streaming", "anytime"):
         import importlib
 
         return importlib.import_module(f"keras_trt.{name}")

@@ -11,6 +11,14 @@ Runs the model's inference pass on the first ``--samples`` held-out samples and 
 - ``raster.png``: the spikes of every spiking layer for the first sample (neurons x steps);
 - ``summary.md``: the per-layer table (firing rate, MACs, SOPs, ACs, energy) with totals and
   the accuracy on those samples.
+
+With ``--anytime`` it also streams the samples step by step (:mod:`keras_trt.streaming`) and
+writes ``anytime.md`` and ``anytime.png``: accuracy of the running prediction after each step,
+and accuracy against mean steps used when a stream stops once its softmax confidence (or,
+with ``--exit-rule margin``, its top-two margin) reaches each threshold
+(:func:`keras_trt.anytime.anytime_report`):
+
+    python -m training.analyze smlp-basicmotions-t20 basic_motions --anytime
 """
 
 import argparse
@@ -39,8 +47,10 @@ def held_out(dataset, samples, timesteps=None, data_dir=None):
     return np.concatenate(xs)[:samples], np.concatenate(ys)[:samples]
 
 
-def analyze(handle, dataset, *, samples=300, output=None, timesteps=None, data_dir=None, batch_size=32):
-    """Writes the three files for preset ``handle`` on ``dataset``; returns ``(profile, paths)``."""
+def analyze(handle, dataset, *, samples=300, output=None, timesteps=None, data_dir=None, batch_size=32,
+            anytime=False, exit_rule="confidence", thresholds=None):
+    """Writes the three files for preset ``handle`` on ``dataset`` (five with ``anytime``);
+    returns ``(profile, paths)``."""
     import keras
     import numpy as np
 
@@ -71,7 +81,27 @@ def analyze(handle, dataset, *, samples=300, output=None, timesteps=None, data_d
         f.write(f"{len(x)} held-out samples, backend {keras.backend.backend()}, accuracy on them "
                 f"{accuracy:.4f}.\n\n")
         f.write(report.to_markdown() + "\n")
+    if anytime:
+        paths.update(anytime_files(model, x, y, output, title=f"{handle} on {dataset}", rule=exit_rule,
+                                   thresholds=thresholds, batch_size=batch_size))
     return report, paths
+
+
+def anytime_files(model, x, y, output, *, title, rule="confidence", thresholds=None, batch_size=32):
+    """``anytime.md`` and ``anytime.png`` in ``output``: accuracy against steps and thresholds."""
+    import keras
+
+    from keras_trt import anytime
+
+    kwargs = {"thresholds": tuple(thresholds)} if thresholds else {}
+    result = anytime.anytime_report(model, x, y, rule=rule, batch_size=batch_size, title=title, **kwargs)
+    paths = {"anytime": os.path.join(output, "anytime.md"), "anytime_plot": os.path.join(output, "anytime.png")}
+    result.plot(paths["anytime_plot"])
+    with open(paths["anytime"], "w") as f:
+        f.write(f"# {title}: anytime decisions\n\n{result.samples} held-out samples streamed one step at a time "
+                f"(backend {keras.backend.backend()}); a stream stops at the first step whose {rule} reaches the "
+                "threshold, or at its last step.\n\n" + result.to_markdown() + "\n")
+    return paths
 
 
 def main(argv=None):
@@ -84,12 +114,17 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=positive_int, default=32)
     parser.add_argument("--data-dir")
     parser.add_argument("--timesteps", type=positive_int, help="only for temporal data without a stated T")
+    parser.add_argument("--anytime", action="store_true",
+                        help="also stream the samples: accuracy vs steps used and vs early-exit threshold")
+    parser.add_argument("--exit-rule", choices=["confidence", "margin"], default="confidence")
+    parser.add_argument("--thresholds", type=float, nargs="+", help="early-exit thresholds (default 0.5 ... 0.99)")
     args = parser.parse_args(argv)
     if args.samples < 1:
         parser.error("--samples must be at least 1")
     use_backend(args.backend)
     report, paths = analyze(args.preset, args.dataset, samples=args.samples, output=args.output,
-                            timesteps=args.timesteps, data_dir=args.data_dir, batch_size=args.batch_size)
+                            timesteps=args.timesteps, data_dir=args.data_dir, batch_size=args.batch_size,
+                            anytime=args.anytime, exit_rule=args.exit_rule, thresholds=args.thresholds)
     print(report.to_markdown())
     for path in paths.values():
         print("wrote", path)
