@@ -55,9 +55,10 @@ def _clean(text):
     text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
     out = []
     for line in text.split("\n"):
-        while "\b" in line:
-            line = re.sub(r"[^\b]\b", "", line, count=1) if re.search(r"[^\b]\b", line) else line.replace("\b", "")
-        out.append(line.split("\r")[-1] if "\r" in line.rstrip("\r") else line.rstrip("\r"))
+        while "\x08" in line:  # a backspace erases the character before it
+            erased = re.sub(r"[^\x08]\x08", "", line, count=1)
+            line = erased if erased != line else line.replace("\x08", "", 1)
+        out.append(line.rstrip("\r").split("\r")[-1])  # what is left after the last rewrite
     lines = "\n".join(out).rstrip().split("\n")
     if len(lines) > MAX_OUTPUT_LINES:
         half = MAX_OUTPUT_LINES // 2
