@@ -100,6 +100,7 @@ def test_execute_records_output_and_figures_then_renders(runner, tmp_path):
     assert list(images) == ["demo_files/cell4-1.png"] and images["demo_files/cell4-1.png"][:4] == b"\x89PNG"
     assert "![figure 1 of cell 4](demo_files/cell4-1.png)" in md
     assert md.index("# A title") < md.index("This page is a script") < md.index("print(\"hello\")")
+    assert md.index("A docstring before") < md.index("# A title")  # cells keep their order
     assert "```text\n42\n```" in md
 
 
