@@ -169,9 +169,13 @@ IMAGES_JS = """[...document.images].map(i => ({src: i.getAttribute('src'), ok: i
     w: i.naturalWidth, h: i.naturalHeight}))"""
 
 
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # the report says what failed; no access log
+        pass
+
+
 def serve(site):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    handler.log_message = lambda *args: None
+    handler = functools.partial(_QuietHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
@@ -206,8 +210,8 @@ def main(argv=None):
             browser.screenshot(shot)
             title = browser.evaluate("document.title")
             status = "ok" if not problems else "FAILED"
-            print(f"[{status}] {page}: title {title!r}, {len(images)} images loaded "
-                  f"({sum(i['ok'] for i in images)} ok), screenshot {shot.relative_to(ROOT) if shot.is_relative_to(ROOT) else shot}")
+            print(f"[{status}] {page}: title {title!r}, {len(images)} images "
+                  f"({sum(i['ok'] for i in images)} loaded), screenshot {shot.relative_to(ROOT) if shot.is_relative_to(ROOT) else shot}")
             for p in problems:
                 print(f"    - {p}")
             failures += bool(problems)
