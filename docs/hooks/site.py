@@ -13,7 +13,7 @@ Settings (environment): ``DOCS_BACKEND`` (Keras backend of the tutorials, defaul
 ``DOCS_JOBS`` (tutorials run at once, default 1), ``DOCS_CACHE=0`` (re-run every tutorial; by
 default a tutorial is re-run only when it, the runner, or keras_trt/zoo changed),
 ``DOCS_TUTORIAL_TIMEOUT`` (seconds per tutorial, default 300), ``DOCS_TUTORIALS`` (a
-comma-separated subset to build, for writing one; the others are left out of the site).
+comma-separated subset to run, for writing one; the others get a placeholder page).
 """
 
 from __future__ import annotations
@@ -50,15 +50,21 @@ README_LINKS = {"benchmarks/README.md": "explanation/benchmark-method.md"}
 
 
 def _tutorial_names():
-    names = sorted(p.stem for p in (DOCS / "tutorials").glob("*.py"))
+    return sorted(p.stem for p in (DOCS / "tutorials").glob("*.py"))
+
+
+def _tutorials_to_run():
+    """All tutorials, or the DOCS_TUTORIALS subset (the others get a placeholder page, so links
+    to them still resolve)."""
+    names = _tutorial_names()
     wanted = os.environ.get("DOCS_TUTORIALS")
-    if wanted:
-        subset = {n.strip() for n in wanted.split(",") if n.strip()}
-        unknown = subset - set(names)
-        if unknown:
-            raise PluginError(f"DOCS_TUTORIALS names no tutorial {sorted(unknown)}; there are {names}")
-        names = [n for n in names if n in subset]
-    return names
+    if not wanted:
+        return names
+    subset = {n.strip() for n in wanted.split(",") if n.strip()}
+    unknown = subset - set(names)
+    if unknown:
+        raise PluginError(f"DOCS_TUTORIALS names no tutorial {sorted(unknown)}; there are {names}")
+    return [n for n in names if n in subset]
 
 
 def public_modules():
@@ -175,10 +181,18 @@ def _run_tutorial(name, backend, code_digest, timeout):
     return name, record, False
 
 
+def _placeholder(name):
+    title = tutorial_runner.title((DOCS / "tutorials" / f"{name}.py").read_text(encoding="utf-8")) or name
+    return (f"# {title}\n\n!!! warning \"Not executed in this build\"\n    `DOCS_TUTORIALS` left this "
+            f"tutorial out; the script is [`docs/tutorials/{name}.py`]({name}.py).\n")
+
+
 def _tutorial_files(config):
-    names = _tutorial_names()
+    names = _tutorials_to_run()
+    files = [File.generated(config, f"tutorials/{n}.md", content=_placeholder(n))
+             for n in _tutorial_names() if n not in names]
     if not names:
-        return []
+        return files
     backend = os.environ.get("DOCS_BACKEND", "jax")
     jobs = max(1, int(os.environ.get("DOCS_JOBS", "1")))
     timeout = float(os.environ.get("DOCS_TUTORIAL_TIMEOUT", "300"))
@@ -186,7 +200,6 @@ def _tutorial_files(config):
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
         results = list(pool.map(lambda n: _run_tutorial(n, backend, digest, timeout), names))
-    files = []
     import keras_trt
 
     for name, record, cached in results:

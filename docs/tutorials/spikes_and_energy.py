@@ -61,7 +61,7 @@ print("firing rate per layer (all 40 recordings):", {k: round(v, 3) for k, v in 
 (_, _), (x_digits, y_digits) = load_mnist5k()  # the held-out split the ResNet was not trained on
 resnet = zoo.load("sresnet20-mnist-t2")
 report = analysis.profile(resnet, x_digits[:100])
-print(report.to_markdown().splitlines()[:8], "...", sep="\n")  # the full table has a row per layer
+print("\n".join(report.to_markdown().splitlines()[:8]), "...", sep="\n")  # the full table has a row per layer
 
 # The same rows summed by stage (the name's prefix: conv1 = stem, layer1..3, classifier).
 stages = {}
