@@ -124,6 +124,12 @@ def on_config(config, **kwargs):
     res = _section(nav, "Results")
     pages = [f"results/{p.name}" for p in sorted((DOCS / "results").glob("*.md")) if p.name != "index.md"]
     res["Results"] = _fill_folder(res["Results"], "results", pages)
+    for title, folder in (("How-to", "how-to"), ("Explanation", "explanation")):
+        sec = _section(nav, title)  # a page added to the folder is listed without a nav edit
+        pages = [f"{folder}/{p.name}" for p in sorted((DOCS / folder).glob("*.md"))]
+        if folder == "explanation":
+            pages.append("explanation/benchmark-method.md")  # generated
+        sec[title] = _fill_folder(sec[title], folder, pages)
     _section(nav, "Reference")["Reference"] = _reference_nav()
     return config
 
