@@ -1,7 +1,7 @@
 """Targets and the Markdown table of a benchmark record (see :mod:`benchmarks.run`).
 
 ``python -m benchmarks.report [benchmarks/results/latest.json] [--readme]`` renders a saved
-record again (``latest.md``, and the README's table with ``--readme``) without re-measuring.
+record again (``latest.md``, and the README's headline table with ``--readme``) without re-measuring.
 """
 
 from __future__ import annotations
@@ -214,6 +214,12 @@ def markdown(record):
     return "\n".join(lines) + "\n"
 
 
+def headline(md):
+    """The README's part of a benchmark's Markdown: the caption and the first table (the full
+    record is on the documentation's speed page, rendered from ``benchmarks/results/*.md``)."""
+    return "\n\n".join(md.split("\n\n")[:2]).rstrip("\n") + "\n"
+
+
 def update_readme(path, md, begin, end):
     text = open(path).read()
     block = f"{begin}\n{md}{end}"
@@ -233,7 +239,7 @@ def main(argv=None):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser = argparse.ArgumentParser(description="Render a saved benchmark record again.")
     parser.add_argument("record", nargs="?", default=os.path.join(root, "benchmarks", "results", "latest.json"))
-    parser.add_argument("--readme", action="store_true", help="also update the table in README.md")
+    parser.add_argument("--readme", action="store_true", help="also update the headline table in README.md")
     args = parser.parse_args(argv)
     with open(args.record) as f:
         record = json.load(f)
@@ -244,7 +250,7 @@ def main(argv=None):
     if args.readme:
         from benchmarks.run import MARK_BEGIN, MARK_END
 
-        update_readme(os.path.join(root, "README.md"), md, MARK_BEGIN, MARK_END)
+        update_readme(os.path.join(root, "README.md"), headline(md), MARK_BEGIN, MARK_END)
     print(md)
 
 

@@ -1,4 +1,4 @@
-"""The README's results table, regenerated from the comparisons in ``docs/results``:
+"""The results tables, regenerated from the comparisons in ``docs/results``:
 ``python -m training.results_table [--readme]``.
 
 ``training.compare`` writes, next to each page, ``<recipe>.json``: the per-seed held-out
@@ -6,9 +6,11 @@ accuracies of every arm, the probes' means and the paired statistics (``summary`
 turns those files into one table row per recipe (TRT, the plain SNN at equal epochs and at equal
 training FLOPs, and the two paired differences) and, with ``--readme``, replaces the table between
 the ``results-table`` markers of README.md, so the README shows what the pages hold. Ablation pages
-(``<recipe>-ablation.json``) give a table of their own, between the ``ablation-table`` markers:
-each arm's accuracy, its paired difference to the plain SNN and to full TRT, the agreement of the
-original and reversed outputs, the accuracy with a time step dropped and the firing rate.
+(``<recipe>-ablation.json``) give a table of their own: each arm's accuracy, its paired difference
+to the plain SNN and to full TRT, the agreement of the original and reversed outputs, the accuracy
+with a time step dropped and the firing rate. The documentation's results page renders both tables
+at build time (``docs/hooks/site.py``); ``--readme`` writes the ablation table only into a README
+that has ``ablation-table`` markers (the front page carries the headline table alone).
 """
 
 import argparse
@@ -155,7 +157,7 @@ def main(argv=None):
         text = path.read_text()
         try:
             text = replace_block(text, block)
-            if ablations or ABLATION_BEGIN in text:  # an emptied block too: no stale ablation stays
+            if ABLATION_BEGIN in text or ABLATION_END in text:  # emptied too: no stale ablation stays
                 text = replace_block(text, ablations, ABLATION_BEGIN, ABLATION_END)
         except ValueError as e:
             raise SystemExit(f"{path}: {e} Add the two marker lines where the table belongs; "
