@@ -24,7 +24,14 @@ CONFIGS = {
     "reversed-direction": keras_trt.TRTConfig(
         kl_direction="reversed_to_original", reversal_weight=0.7, consistency_weight=2.0
     ),
+    # A reversed branch for the first ceil(f * B) samples only (batch_fraction).
+    "fraction-third": keras_trt.TRTConfig(batch_fraction=1 / 3),
+    "fraction-half-sym": keras_trt.TRTConfig(batch_fraction=0.5, symmetric_kl=True, star_weight=0.5),
 }
+
+
+def _paired(cfg, batch):
+    return batch if cfg is None else cfg.paired_count(batch)
 
 
 def _cfg_kwargs(cfg):
@@ -60,7 +67,8 @@ def _dense_t_grads(x, w, dz):
 
 def _head(rates_o, rates_rev, w, b, y, cfg):
     """Star features, logits, the TRT loss and its gradient w.r.t. the two rates."""
-    feats = [rates_o, rates_rev, rates_o * rates_rev] if rates_rev is not None else [rates_o]
+    m = len(rates_o) if rates_rev is None else len(rates_rev)  # the paired samples
+    feats = [rates_o, rates_rev, rates_o[:m] * rates_rev] if rates_rev is not None else [rates_o]
     logits = [f @ w + b for f in feats]
     if rates_rev is None:  # the plain SNN: cross-entropy only
         total, comps, grads = ref.trt_loss(
@@ -75,8 +83,9 @@ def _head(rates_o, rates_rev, w, b, y, cfg):
     dfeat = [d @ w.T for d in dl]
     if rates_rev is None:
         return total, comps, logits[0], dw, db, dfeat[0], None
-    d_o = dfeat[0] + dfeat[2] * rates_rev
-    d_rev = dfeat[1] + dfeat[2] * rates_o
+    d_o = dfeat[0].copy()
+    d_o[:m] += dfeat[2] * rates_rev
+    d_rev = dfeat[1] + dfeat[2] * rates_o[:m]
     return total, comps, logits[0], dw, db, d_o, d_rev
 
 
@@ -98,7 +107,7 @@ def temporal_reference(x, y, w, cfg):
     """NumPy step of `temporal_model`: reversal at the input."""
     w1, b1, w2, b2 = w
     batch, timesteps = x.shape[:2]
-    xs = np.concatenate([x, x[:, ::-1]]) if cfg else x
+    xs = np.concatenate([x, x[: _paired(cfg, batch), ::-1]]) if cfg else x
     rec = _lif(_dense_t(xs, w1, b1))
     rates = rec["S"].mean(axis=1)
     r_o, r_rev = (rates[:batch], rates[batch:]) if cfg else (rates, None)
@@ -128,7 +137,8 @@ def static_reference(x, y, w, cfg, t):
     batch = x.shape[0]
     xr = np.repeat(x[:, None, :], t, axis=1)
     rec1 = _lif(_dense_t(xr, w1, b1))
-    s1 = np.concatenate([rec1["S"], rec1["S"][:, ::-1]]) if cfg else rec1["S"]
+    m = _paired(cfg, batch)
+    s1 = np.concatenate([rec1["S"], rec1["S"][:m, ::-1]]) if cfg else rec1["S"]
     rec2 = _lif(_dense_t(s1, w2, b2))
     rates = rec2["S"].mean(axis=1)
     r_o, r_rev = (rates[:batch], rates[batch:]) if cfg else (rates, None)
@@ -137,7 +147,8 @@ def static_reference(x, y, w, cfg, t):
     dz2 = _lif_grad(rec2, _rates_grad(d_rates, t))
     dw2, db2, ds1 = _dense_t_grads(s1, w2, dz2)
     if cfg:
-        ds1 = ds1[:batch] + ds1[batch:, ::-1]
+        ds1, ds_rev = ds1[:batch].copy(), ds1[batch:, ::-1]
+        ds1[:m] += ds_rev
     dz1 = _lif_grad(rec1, ds1)
     dw1, db1, _ = _dense_t_grads(xr, w1, dz1)
     spike_rate = 0.5 * (rec1["S"].mean() + rec2["S"].mean())
@@ -198,7 +209,7 @@ def test_temporal_model_step_matches_numpy(cfg_name):
     )
 
 
-@pytest.mark.parametrize("cfg_name", ["default", "symmetric-sg-t2", "plain"])
+@pytest.mark.parametrize("cfg_name", ["default", "symmetric-sg-t2", "fraction-third", "plain"])
 def test_static_model_step_matches_numpy(cfg_name):
     cfg = CONFIGS.get(cfg_name)
     d, h, k, t, b = 6, 8, 4, 3, 5

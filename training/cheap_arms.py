@@ -85,12 +85,12 @@ def _label(items, epochs, trt):
     if "at" in items:
         parts.append(f"reversal after {items['at']}")
     if "last" in items:
-        parts.append(f"TRT in the last {epochs - trt['start_epoch']} of {epochs} epochs")
+        parts.append(f"in the last {epochs - trt['start_epoch']} of {epochs} epochs")
     if "first" in items:
-        parts.append(f"TRT in the first {trt['stop_epoch']} of {epochs} epochs")
+        parts.append(f"in the first {trt['stop_epoch']} of {epochs} epochs")
     if "every" in items:
-        parts.append(f"TRT every {items['every']}th batch")
-    return "TRT, " + ", ".join(parts)
+        parts.append(f"on 1 batch in {items['every']}")
+    return "TRT " + ", ".join(parts)
 
 
 def variant_arms(specs, full_trt, epochs):
