@@ -222,3 +222,56 @@ def test_static_model_step_matches_numpy(cfg_name):
         seed_base=100,
         t=t,
     )
+
+
+# Several steps of `fit`: the TRT schedule (plain and TRT steps as the config names them) and a
+# batch fraction on batches of two sizes (on TensorFlow the second call retraces the step with an
+# unknown batch size, so the paired count is computed on a tensor).
+SCHEDULES = {
+    # name: (config, epochs, batch size, samples, TRT step or not in order)
+    "every-2nd-batch": (keras_trt.TRTConfig(every_steps=2), 1, 4, 8, [True, False]),
+    "from-epoch-1": (keras_trt.TRTConfig(start_epoch=1, batch_fraction=0.5), 2, 4, 4, [False, True]),
+    "until-epoch-1": (keras_trt.TRTConfig(stop_epoch=1), 2, 4, 4, [True, False]),
+    "fraction-two-batch-sizes": (keras_trt.TRTConfig(batch_fraction=0.25), 1, 6, 10, [True, True]),
+}
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_fit_schedule_and_fraction_match_numpy(name):
+    cfg, epochs, batch, samples, kinds = SCHEDULES[name]
+    d, h, k, t = 5, 7, 3, 4
+    shapes = [(d, h), (h,), (h, k), (k,)]
+    for seed in range(200, 260):
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=(samples, t, d)).astype("float32") + 0.4
+        y = rng.integers(0, k, size=samples)
+        weights = _draw(shapes, seed + 1000)
+        starts = [(i * batch) % samples for i in range(len(kinds))]  # the batches fit takes, in order
+        try:
+            w = _reference_steps(x, y, weights, [cfg if kind else None for kind in kinds], starts, batch)
+            # Full TRT on every step: what a schedule or fraction that was ignored would give.
+            ignored = _reference_steps(x, y, weights, [keras_trt.TRTConfig()] * len(kinds), starts, batch)
+        except AssertionError:
+            continue
+        break
+    else:
+        pytest.fail("no draw kept every membrane away from the threshold")
+    model = temporal_model(d, h, k, t)
+    model.set_weights(weights)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=LR), trt=cfg)
+    model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False, verbose=0)
+    for got, want, before in zip(model.get_weights(), w, weights):
+        np.testing.assert_allclose(got, want, atol=2e-5)
+    # Full TRT on every step would have given other weights: the comparison can fail.
+    assert max(np.abs(a - b).max() for a, b in zip(w, ignored)) > 1e-3
+
+
+def _reference_steps(x, y, weights, configs, starts, batch):
+    """The weights after NumPy SGD steps on the batches at ``starts`` (config None: plain)."""
+    w = [v.astype("float64") for v in weights]
+    for start, cfg in zip(starts, configs):
+        sl = slice(start, start + batch)
+        *_, grads, rate = temporal_reference(x[sl].astype("float64"), y[sl], w, cfg)
+        assert 0.1 < rate < 0.9
+        w = [v - LR * g for v, g in zip(w, grads)]
+    return w
