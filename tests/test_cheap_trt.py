@@ -165,3 +165,47 @@ def test_cheap_arms():
     assert cheap_arms.matched_arm(35, 35, 70)[0] == "plain"
     assert cheap_arms.matched_arm(70, 35, 70)[0] == "plain-flops"
     assert cheap_arms.matched_arm(44, 35, 70)[0] == "plain-e44"
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="the compare plumbing: runs under the tensorflow pass (the steps are tested on every backend above)")
+def test_compare_cheap_arms_page(tmp_path, monkeypatch):
+    """``training.compare --cheap`` end to end on a tiny recipe: the variants train with their
+    TRTConfig, the compute-matched plain arms are resolved and shared, the page compares each
+    variant with full TRT, the plain SNN and the plain SNN at its FLOPs."""
+    import json
+
+    from training import compare, results_table
+    from training import recipe as recipes
+
+    tiny = recipes.get("smlp-basicmotions-t20").replace(
+        name="tiny-basicmotions", timesteps=4, epochs=2, batch_size=8, build=dict(hidden=(8, 8)))
+    monkeypatch.setattr(recipes, "get", lambda name: tiny)
+    results = tmp_path / "results"
+    argv = ["tiny-basicmotions", "--seeds", "1", "--output", str(tmp_path / "runs"), "--results-dir",
+            str(results), "--no-probe", "--cheap", "frac=0.25", "last=0.5", "every=2"]
+    result = compare.main(argv)
+    runs = result["runs"]
+    # fc1 and fc2 (2496 - 96 FLOPs) after the input reversal on 1.25 B, the classifier (2*8*4*3
+    # = 192) on 1.5 B; full TRT 5184 = 2 * 2304 + 3 * 192 as the existing count.
+    plain, fc, cls = 2496, 2304, 192
+    assert result["flops_per_image"]["plain"] == plain == fc + cls
+    assert result["flops_per_image"]["trt"] == 2 * fc + 3 * cls
+    assert result["flops_per_image"]["cheap-frac0.25"] == 1.25 * fc + 1.5 * cls == 3168
+    assert result["flops_per_image"]["cheap-last0.5"] == plain + (5184 - plain) / 2
+    # 1.27x and 1.54x: 2 epochs match round(2.54) = round(3.08) = 3 plain epochs, one run for both.
+    assert result["flops_matches"]["cheap-frac0.25"] == result["flops_matches"]["cheap-last0.5"] == "plain-e3"
+    assert [r["epochs"] for r in runs["plain-e3"]] == [3]
+    spec = json.loads((tmp_path / "runs" / "cheap-last0.5-seed0" / "arm.json").read_text())
+    assert spec["trt"]["start_epoch"] == 1
+    text = (results / "tiny-basicmotions-cheap.md").read_text()
+    assert text.startswith("# tiny-basicmotions: cheaper TRT variants")
+    for key in ("cheap-frac0.25", "cheap-last0.5", "cheap-every2"):
+        bases = {(c["b"], c["basis"]) for c in result["comparisons"] if c["a"] == key}
+        assert {("plain", "equal epochs"), ("trt", "equal epochs")} <= bases
+        assert any(basis == "equal training FLOPs" for _, basis in bases)
+    summaries = results_table.load(results)
+    assert [s["page"] for s in summaries] == ["tiny-basicmotions-cheap"]
+    table = results_table.cheap_table(summaries)
+    assert "| TRT: reversed branch for 0.25 of each batch | 1.27 |" in table
+    assert results_table.ablation_table(summaries) == ""  # not an ablation page
