@@ -209,3 +209,21 @@ def test_compare_cheap_arms_page(tmp_path, monkeypatch):
     table = results_table.cheap_table(summaries)
     assert "| TRT: reversed branch for 0.25 of each batch | 1.27 |" in table
     assert results_table.ablation_table(summaries) == ""  # not an ablation page
+
+
+def test_schedule_logs_the_same_columns_every_epoch(tmp_path):
+    """Plain and TRT epochs log the same keys (the components NaN before a TRT step), so a
+    CSVLogger reused over per-epoch fit calls keeps its columns aligned."""
+    import csv
+
+    model = _model()
+    model.compile("sgd", trt=keras_trt.TRTConfig(start_epoch=1))
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(8, 3, 4)).astype("float32"), rng.integers(0, 3, 8)
+    logger = keras.callbacks.CSVLogger(str(tmp_path / "log.csv"), append=True)
+    for epoch in range(2):
+        model.fit(x, y, batch_size=4, initial_epoch=epoch, epochs=epoch + 1, verbose=0, callbacks=[logger])
+    rows = list(csv.DictReader(open(tmp_path / "log.csv")))
+    assert all(None not in row for row in rows)  # no value without its column
+    assert np.isnan(float(rows[0]["task_loss"])) and np.isfinite(float(rows[1]["task_loss"]))
+    assert float(rows[1]["loss"]) > float(rows[1]["task_loss"])  # the TRT total in the TRT epoch

@@ -16,8 +16,8 @@ SNN at equal epochs, and with the plain SNN trained for the variant's own traini
 (``round(epochs * flops_variant / flops_plain)`` epochs; variants that round to the same epochs
 share that run).
 
->>> [a.key for a in variant_arms(["frac=0.25", "last=0.25", "at=stage2,frac=0.5"], {}, epochs=20)]
-['cheap-frac0.25', 'cheap-last0.25', 'cheap-at-stage2-frac0.5']
+>>> [a.key for a in variant_arms(["frac=0.25", "at=stage2,frac=0.5"], {}, epochs=20)]
+['cheap-frac0.25', 'plain-for-cheap-frac0.25', 'cheap-at-stage2-frac0.5', 'plain-for-cheap-at-stage2-frac0.5']
 >>> variant_arms(["last=0.25"], {}, epochs=20)[0].trt["start_epoch"]
 15
 """

@@ -20,9 +20,9 @@ run's FLOPs per image and epoch average them over its steps (:func:`training_flo
 >>> import keras_trt
 >>> model = keras_trt.models.build("smlp", input_shape=(20, 6), num_classes=4)
 >>> plain = training_flops(model, None)
->>> round(training_flops(model, keras_trt.TRTConfig()) / plain, 3)    # reversal at the input
+>>> round(training_flops(model, keras_trt.TRTConfig()) / plain, 2)    # reversal at the input
 2.0
->>> round(training_flops(model, keras_trt.TRTConfig(batch_fraction=0.25)) / plain, 3)
+>>> round(training_flops(model, keras_trt.TRTConfig(batch_fraction=0.25)) / plain, 2)
 1.25
 """
 

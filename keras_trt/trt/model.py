@@ -59,6 +59,7 @@ class TRTModel(keras.Model):
     _consistency_loss = None
     _trt_step_mode = True  # read when a step is traced or run: False traces the plain step
     _trt_position = None  # (epoch, batch) of the step fit runs next; None outside fit
+    _in_scheduled_step = False  # inside the train step of a config with a schedule
 
     def compile(self, optimizer="rmsprop", loss=None, *args, trt=None, **kwargs):
         """As ``keras.Model.compile``, plus ``trt``: a TRTConfig, a dict of its fields, True
@@ -85,8 +86,12 @@ class TRTModel(keras.Model):
         cfg = self.trt_config
         active = cfg is not None and self._trt_step_mode
         fraction = cfg.batch_fraction if active else 1.0
-        with temporal.trt_branches(active, fraction), distribute.synchronized_batch_norm(self):
-            return super().train_step(*args, **kwargs)
+        object.__setattr__(self, "_in_scheduled_step", cfg is not None and cfg.scheduled)
+        try:
+            with temporal.trt_branches(active, fraction), distribute.synchronized_batch_norm(self):
+                return super().train_step(*args, **kwargs)
+        finally:
+            object.__setattr__(self, "_in_scheduled_step", False)
 
     def make_train_function(self, force=False):
         """Keras' compiled train step; under a TRT schedule a dispatcher of two compiled steps.
@@ -187,7 +192,12 @@ class TRTModel(keras.Model):
 
     def get_metrics_result(self):
         logs = super().get_metrics_result()
-        if not temporal.trt_branches_active():  # evaluate: the components were not computed
+        if self._in_scheduled_step:
+            # The steps of a schedule log the same keys (CSVLogger fixes its columns at the
+            # first epoch): each component is its mean over the epoch's TRT steps, NaN before one.
+            for tracker in self._trt_trackers:
+                logs[tracker.name] = ops.where(tracker.count > 0, logs[tracker.name], float("nan"))
+        elif not temporal.trt_branches_active():  # evaluate: the components were not computed
             for name in COMPONENTS:
                 logs.pop(name, None)
         return logs
