@@ -207,7 +207,7 @@ def test_compare_cheap_arms_page(tmp_path, monkeypatch):
     summaries = results_table.load(results)
     assert [s["page"] for s in summaries] == ["tiny-basicmotions-cheap"]
     table = results_table.cheap_table(summaries)
-    assert "| TRT: reversed branch for 0.25 of each batch | 1.27 |" in table
+    assert "| TRT reversed branch for 0.25 of each batch | 1.27 |" in table
     assert results_table.ablation_table(summaries) == ""  # not an ablation page
 
 

@@ -90,7 +90,7 @@ def _label(items, epochs, trt):
         parts.append(f"in the first {trt['stop_epoch']} of {epochs} epochs")
     if "every" in items:
         parts.append(f"on 1 batch in {items['every']}")
-    return "TRT: " + ", ".join(parts)
+    return "TRT " + ", ".join(parts)
 
 
 def variant_arms(specs, full_trt, epochs):
