@@ -227,3 +227,21 @@ def test_schedule_logs_the_same_columns_every_epoch(tmp_path):
     assert all(None not in row for row in rows)  # no value without its column
     assert np.isnan(float(rows[0]["task_loss"])) and np.isfinite(float(rows[1]["task_loss"]))
     assert float(rows[1]["loss"]) > float(rows[1]["task_loss"])  # the TRT total in the TRT epoch
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="compare plumbing: the tensorflow pass")
+def test_late_reversal_arm_is_probed_at_the_recipe_point():
+    """A model trained with ``reverse_at="stage2"`` keeps its predictions in the recipe's model
+    (reversal after the stem), which the probes then cut at the stem."""
+    from training import compare, probes
+    from training import recipe as recipes
+
+    recipe = recipes.get("sresnet20-mnist-t2").replace(build=dict(width_multiplier=0.25))
+    data = type("Data", (), dict(num_classes=10, input_shape=(8, 8, 1)))
+    late = keras_trt.models.build("sresnet20", num_classes=10, timesteps=2, input_shape=(8, 8, 1),
+                                  width_multiplier=0.25, reverse_at="stage2")
+    x = np.random.default_rng(0).uniform(size=(4, 8, 8, 1)).astype("float32")
+    moved = compare._in_recipe_model(late, recipe, data)
+    np.testing.assert_allclose(moved.predict(x, verbose=0), late.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    front, _ = probes.split_at_reversal(moved)
+    assert front.output.shape[1:] == (2, 8, 8, 4)  # the stem's spikes: cut at the recipe's point
