@@ -107,27 +107,15 @@ def conv_flops(model, trt):
     Layers after the model's TemporalReversal run on the doubled batch under TRT; the
     classifier on the tripled one (the star product). Backward costs twice the forward (input
     and weight gradients) except for the first convolution, whose input gradient is not needed.
+    ``trt``: True (full TRT), False (the plain SNN) or a TRTConfig; the count is
+    :func:`keras_trt.analysis.training_flops` (the one place it is defined).
     """
-    from keras_trt import layers as L
+    import keras_trt
+    from keras_trt.analysis.training_cost import step_flops
 
-    total = 0.0
-    after = False
-    first = True
-    for layer in model.layers:
-        if isinstance(layer, L.TemporalReversal):
-            after = True
-            continue
-        macs = layer_macs(layer)
-        if not macs:
-            continue
-        forward = 2.0 * macs
-        backward = forward * (1.0 if first else 2.0)
-        first = False
-        multiplicity = 1
-        if trt and after:
-            multiplicity = 3 if layer.name == "classifier" else 2
-        total += multiplicity * (forward + backward)
-    return total
+    if trt is True:
+        trt = keras_trt.TRTConfig()
+    return step_flops(model, trt or None)
 
 
 def inference_gflops_per_image_step(model):

@@ -9,11 +9,14 @@ batch, time and space together (tdBN-style, as SpikingJelly's ``SeqToANNContaine
 TRT (Temporal Reversed Training) is switched on only inside :func:`trt_branches`, which
 ``TRTModel.train_step`` enters. There, :class:`TemporalReversal` doubles the batch to
 ``[original; time-reversed]`` and :class:`StarProduct` returns three stacked groups of features
-``[r; r_rev; r * r_rev]``. Everywhere else (``predict``, ``evaluate``, a plain call, a
+``[r; r_rev; r * r_rev]``. With a ``batch_fraction`` below 1 only the first
+``m = paired_count(B)`` samples get a reversed copy, ``[x; reverse(x[:m])]``, and the star
+product pairs those, ``[r; r_rev; r[:m] * r_rev]``. Everywhere else (``predict``, ``evaluate``, a plain call, a
 ``training=True`` call by the user) both layers are the plain network: identity and firing rate.
 """
 
 import contextlib
+import fractions
 import inspect
 import threading
 
@@ -28,18 +31,61 @@ _state = threading.local()
 
 
 @contextlib.contextmanager
-def trt_branches(active=True):
+def trt_branches(active=True, batch_fraction=1.0):
     """Within this context, TRT layers emit the original and reversed branches.
 
     It is read when a function is traced (JAX ``jit``, ``tf.function``) or run (torch), so the
     branch structure is fixed for the compiled train step and absent from everything else.
+    ``batch_fraction``: the share of the batch that gets a reversed branch (see
+    :func:`paired_count`).
     """
-    previous = getattr(_state, "active", False)
-    _state.active = bool(active)
+    _ratio(batch_fraction)  # refuses a bad fraction on entry
+    previous = getattr(_state, "active", False), getattr(_state, "fraction", 1.0)
+    _state.active, _state.fraction = bool(active), float(batch_fraction)
     try:
         yield
     finally:
-        _state.active = previous
+        _state.active, _state.fraction = previous
+
+
+def trt_batch_fraction():
+    """The ``batch_fraction`` of the enclosing :func:`trt_branches` (1.0 outside)."""
+    return getattr(_state, "fraction", 1.0)
+
+
+def _ratio(fraction):
+    fraction = float(fraction)
+    if not 0 < fraction <= 1:
+        raise ValueError(f"batch_fraction must be in (0, 1], got {fraction!r}.")
+    ratio = fractions.Fraction(fraction).limit_denominator(1000)
+    return max(ratio, fractions.Fraction(1, 1000))
+
+
+def paired_count(batch, fraction=1.0):
+    """``m = ceil(fraction * batch)``, the leading samples of a batch that get a reversed copy.
+
+    ``fraction`` is taken as the nearest ``p/q`` with ``q <= 1000`` and the count is computed in
+    integers, so ``batch`` may be an int or (TensorFlow, unknown batch size) an integer tensor.
+
+    >>> paired_count(64, 0.25), paired_count(10, 0.25), paired_count(1, 0.25)
+    (16, 3, 1)
+    """
+    ratio = _ratio(fraction)
+    p, q = ratio.numerator, ratio.denominator
+    return batch if p == q else (p * batch + q - 1) // q
+
+
+def original_count(rows, fraction=1.0):
+    """``B`` from ``rows = B + paired_count(B, fraction)``, the batch after the reversal.
+
+    Exact in integers: ``B (p + q) <= rows q < B (p + q) + q``, so ``rows q // (p + q) == B``.
+
+    >>> [original_count(b + paired_count(b, 0.25), 0.25) for b in (1, 10, 13, 64)]
+    [1, 10, 13, 64]
+    """
+    ratio = _ratio(fraction)
+    p, q = ratio.numerator, ratio.denominator
+    return (rows * q) // (p + q)
 
 
 @contextlib.contextmanager
@@ -249,7 +295,9 @@ class TemporalReversal(keras.layers.Layer):
     def call(self, inputs):
         if not trt_branches_active():
             return inputs
-        return ops.concatenate([inputs, ops.flip(inputs, axis=1)], axis=0)
+        fraction = trt_batch_fraction()
+        paired = inputs if fraction == 1.0 else inputs[: paired_count(_batch(inputs), fraction)]
+        return ops.concatenate([inputs, ops.flip(paired, axis=1)], axis=0)
 
     def build(self, input_shape):
         static_timesteps(input_shape, "TemporalReversal")
@@ -257,8 +305,13 @@ class TemporalReversal(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         batch = input_shape[0]
         if trt_branches_active() and batch is not None:
-            batch = 2 * batch
+            batch = batch + paired_count(batch, trt_batch_fraction())
         return (batch,) + tuple(input_shape[1:])
+
+
+def _batch(x):
+    """The batch size: an int where it is static, else (TensorFlow) a scalar tensor."""
+    return x.shape[0] if x.shape[0] is not None else ops.shape(x)[0]
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -268,15 +321,22 @@ class StarProduct(keras.layers.Layer):
     Inference: the firing rates ``r = mean_t S[t]``, ``[B, C]``. Under TRT training the input
     holds the original and the reversed halves ``[2B, T, C]``; the output stacks their rates and
     the Hadamard product, ``[r; r_rev; r * r_rev]`` (``[3B, C]``), so the shared classifier
-    that follows produces the logits ``O``, ``O_rev`` and ``O_star`` in one call.
+    that follows produces the logits ``O``, ``O_rev`` and ``O_star`` in one call. With a
+    ``batch_fraction`` below 1 the input is ``[B + m, T, C]`` and the output
+    ``[r; r_rev; r[:m] * r_rev]`` (``[B + 2m, C]``).
     """
 
     def call(self, inputs):
         rates = ops.mean(inputs, axis=1)
         if not trt_branches_active():
             return rates
-        r, r_rev = ops.split(rates, 2, axis=0)
-        return ops.concatenate([r, r_rev, r * r_rev], axis=0)
+        fraction = trt_batch_fraction()
+        if fraction == 1.0:
+            r, r_rev = ops.split(rates, 2, axis=0)
+            return ops.concatenate([r, r_rev, r * r_rev], axis=0)
+        batch = original_count(_batch(rates), fraction)
+        r, r_rev = rates[:batch], rates[batch:]
+        return ops.concatenate([rates, r[: paired_count(batch, fraction)] * r_rev], axis=0)
 
     def build(self, input_shape):
         static_timesteps(input_shape, "StarProduct")
@@ -289,5 +349,9 @@ class StarProduct(keras.layers.Layer):
                     "StarProduct received an undoubled batch under TRT: it has no "
                     "TemporalReversal upstream."
                 )
-            batch = batch // 2 * 3
+            fraction = trt_batch_fraction()
+            if fraction == 1.0:
+                batch = batch // 2 * 3
+            else:
+                batch = batch + paired_count(original_count(batch, fraction), fraction)
         return (batch,) + tuple(input_shape[2:])

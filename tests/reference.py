@@ -368,6 +368,9 @@ def trt_loss(o, o_rev, o_star, y, *, reversal_weight=1.0, consistency_weight=1.0
              symmetric=False, stop_gradient_target=False):
     """Temporal-reversal training loss on logits ``[B, K]`` with labels ``[B]``.
 
+    ``o_rev`` and ``o_star`` may have fewer rows ``m`` than ``o`` (``batch_fraction < 1``): they
+    pair with the first ``m`` samples, and every term but CE(o, y) is a mean over those.
+
     total = CE(o, y) + reversal_weight * CE(o_rev, y)
             + consistency_weight * T^2 * KL_term + star_weight * CE(o_star, y)
 
@@ -388,6 +391,10 @@ def trt_loss(o, o_rev, o_star, y, *, reversal_weight=1.0, consistency_weight=1.0
     scale = tau * tau
 
     task, g_o = sparse_cross_entropy(o, y)
+    m = o_rev.shape[0]  # the paired samples: all of them, or the first m
+    y_all, y = y, np.asarray(y).reshape(-1)[:m]
+    o_all, o = o, o[:m]
+    g_o_all, g_o = g_o, np.zeros_like(o)
     rev, g_rev_ce = sparse_cross_entropy(o_rev, y)
     g_rev = reversal_weight * g_rev_ce
 
@@ -411,10 +418,13 @@ def trt_loss(o, o_rev, o_star, y, *, reversal_weight=1.0, consistency_weight=1.0
             g_rev = g_rev + factor * g_target
             g_o = g_o + factor * g_other
 
+    g_o_all = g_o_all.copy()
+    g_o_all[:m] += g_o
+    g_o, o, y = g_o_all, o_all, y_all
     total = task + reversal_weight * rev + consistency_weight * consistency
     star, g_star = 0.0, None
     if o_star is not None:
-        star, g_star_ce = sparse_cross_entropy(o_star, y)
+        star, g_star_ce = sparse_cross_entropy(o_star, np.asarray(y).reshape(-1)[:m])
         total += star_weight * star
         g_star = star_weight * g_star_ce
 

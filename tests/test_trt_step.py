@@ -24,7 +24,14 @@ CONFIGS = {
     "reversed-direction": keras_trt.TRTConfig(
         kl_direction="reversed_to_original", reversal_weight=0.7, consistency_weight=2.0
     ),
+    # A reversed branch for the first ceil(f * B) samples only (batch_fraction).
+    "fraction-third": keras_trt.TRTConfig(batch_fraction=1 / 3),
+    "fraction-half-sym": keras_trt.TRTConfig(batch_fraction=0.5, symmetric_kl=True, star_weight=0.5),
 }
+
+
+def _paired(cfg, batch):
+    return batch if cfg is None else cfg.paired_count(batch)
 
 
 def _cfg_kwargs(cfg):
@@ -60,7 +67,8 @@ def _dense_t_grads(x, w, dz):
 
 def _head(rates_o, rates_rev, w, b, y, cfg):
     """Star features, logits, the TRT loss and its gradient w.r.t. the two rates."""
-    feats = [rates_o, rates_rev, rates_o * rates_rev] if rates_rev is not None else [rates_o]
+    m = len(rates_o) if rates_rev is None else len(rates_rev)  # the paired samples
+    feats = [rates_o, rates_rev, rates_o[:m] * rates_rev] if rates_rev is not None else [rates_o]
     logits = [f @ w + b for f in feats]
     if rates_rev is None:  # the plain SNN: cross-entropy only
         total, comps, grads = ref.trt_loss(
@@ -75,8 +83,9 @@ def _head(rates_o, rates_rev, w, b, y, cfg):
     dfeat = [d @ w.T for d in dl]
     if rates_rev is None:
         return total, comps, logits[0], dw, db, dfeat[0], None
-    d_o = dfeat[0] + dfeat[2] * rates_rev
-    d_rev = dfeat[1] + dfeat[2] * rates_o
+    d_o = dfeat[0].copy()
+    d_o[:m] += dfeat[2] * rates_rev
+    d_rev = dfeat[1] + dfeat[2] * rates_o[:m]
     return total, comps, logits[0], dw, db, d_o, d_rev
 
 
@@ -98,7 +107,7 @@ def temporal_reference(x, y, w, cfg):
     """NumPy step of `temporal_model`: reversal at the input."""
     w1, b1, w2, b2 = w
     batch, timesteps = x.shape[:2]
-    xs = np.concatenate([x, x[:, ::-1]]) if cfg else x
+    xs = np.concatenate([x, x[: _paired(cfg, batch), ::-1]]) if cfg else x
     rec = _lif(_dense_t(xs, w1, b1))
     rates = rec["S"].mean(axis=1)
     r_o, r_rev = (rates[:batch], rates[batch:]) if cfg else (rates, None)
@@ -128,7 +137,8 @@ def static_reference(x, y, w, cfg, t):
     batch = x.shape[0]
     xr = np.repeat(x[:, None, :], t, axis=1)
     rec1 = _lif(_dense_t(xr, w1, b1))
-    s1 = np.concatenate([rec1["S"], rec1["S"][:, ::-1]]) if cfg else rec1["S"]
+    m = _paired(cfg, batch)
+    s1 = np.concatenate([rec1["S"], rec1["S"][:m, ::-1]]) if cfg else rec1["S"]
     rec2 = _lif(_dense_t(s1, w2, b2))
     rates = rec2["S"].mean(axis=1)
     r_o, r_rev = (rates[:batch], rates[batch:]) if cfg else (rates, None)
@@ -137,7 +147,8 @@ def static_reference(x, y, w, cfg, t):
     dz2 = _lif_grad(rec2, _rates_grad(d_rates, t))
     dw2, db2, ds1 = _dense_t_grads(s1, w2, dz2)
     if cfg:
-        ds1 = ds1[:batch] + ds1[batch:, ::-1]
+        ds1, ds_rev = ds1[:batch].copy(), ds1[batch:, ::-1]
+        ds1[:m] += ds_rev
     dz1 = _lif_grad(rec1, ds1)
     dw1, db1, _ = _dense_t_grads(xr, w1, dz1)
     spike_rate = 0.5 * (rec1["S"].mean() + rec2["S"].mean())
@@ -198,7 +209,7 @@ def test_temporal_model_step_matches_numpy(cfg_name):
     )
 
 
-@pytest.mark.parametrize("cfg_name", ["default", "symmetric-sg-t2", "plain"])
+@pytest.mark.parametrize("cfg_name", ["default", "symmetric-sg-t2", "fraction-third", "plain"])
 def test_static_model_step_matches_numpy(cfg_name):
     cfg = CONFIGS.get(cfg_name)
     d, h, k, t, b = 6, 8, 4, 3, 5
@@ -211,3 +222,56 @@ def test_static_model_step_matches_numpy(cfg_name):
         seed_base=100,
         t=t,
     )
+
+
+# Several steps of `fit`: the TRT schedule (plain and TRT steps as the config names them) and a
+# batch fraction on batches of two sizes (on TensorFlow the second call retraces the step with an
+# unknown batch size, so the paired count is computed on a tensor).
+SCHEDULES = {
+    # name: (config, epochs, batch size, samples, TRT step or not in order)
+    "every-2nd-batch": (keras_trt.TRTConfig(every_steps=2), 1, 4, 8, [True, False]),
+    "from-epoch-1": (keras_trt.TRTConfig(start_epoch=1, batch_fraction=0.5), 2, 4, 4, [False, True]),
+    "until-epoch-1": (keras_trt.TRTConfig(stop_epoch=1), 2, 4, 4, [True, False]),
+    "fraction-two-batch-sizes": (keras_trt.TRTConfig(batch_fraction=0.25), 1, 6, 10, [True, True]),
+}
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_fit_schedule_and_fraction_match_numpy(name):
+    cfg, epochs, batch, samples, kinds = SCHEDULES[name]
+    d, h, k, t = 5, 7, 3, 4
+    shapes = [(d, h), (h,), (h, k), (k,)]
+    for seed in range(200, 260):
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=(samples, t, d)).astype("float32") + 0.4
+        y = rng.integers(0, k, size=samples)
+        weights = _draw(shapes, seed + 1000)
+        starts = [(i * batch) % samples for i in range(len(kinds))]  # the batches fit takes, in order
+        try:
+            w = _reference_steps(x, y, weights, [cfg if kind else None for kind in kinds], starts, batch)
+            # Full TRT on every step: what a schedule or fraction that was ignored would give.
+            ignored = _reference_steps(x, y, weights, [keras_trt.TRTConfig()] * len(kinds), starts, batch)
+        except AssertionError:
+            continue
+        break
+    else:
+        pytest.fail("no draw kept every membrane away from the threshold")
+    model = temporal_model(d, h, k, t)
+    model.set_weights(weights)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=LR), trt=cfg)
+    model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False, verbose=0)
+    for got, want, before in zip(model.get_weights(), w, weights):
+        np.testing.assert_allclose(got, want, atol=2e-5)
+    # Full TRT on every step would have given other weights: the comparison can fail.
+    assert max(np.abs(a - b).max() for a, b in zip(w, ignored)) > 1e-3
+
+
+def _reference_steps(x, y, weights, configs, starts, batch):
+    """The weights after NumPy SGD steps on the batches at ``starts`` (config None: plain)."""
+    w = [v.astype("float64") for v in weights]
+    for start, cfg in zip(starts, configs):
+        sl = slice(start, start + batch)
+        *_, grads, rate = temporal_reference(x[sl].astype("float64"), y[sl], w, cfg)
+        assert 0.1 < rate < 0.9
+        w = [v - LR * g for v, g in zip(w, grads)]
+    return w

@@ -17,10 +17,15 @@ starts from the same initial weights and sees the same batches in the same order
   seconds of the same seed buy it (noisy on a shared machine);
 * with ``--ablation``: ``rev-cons`` (reversal and consistency, ``star_weight=0``) and ``star``
   (star product only: ``reversal_weight=0``, ``consistency_weight=0``);
-* with ``--reverse-at P ...``: full TRT with the reversal at point ``P`` of the builder.
+* with ``--reverse-at P ...``: full TRT with the reversal at point ``P`` of the builder;
+* with ``--cheap [VARIANT ...]``: cheaper TRT variants (``training.cheap_arms``: a reversed branch
+  for a fraction of each batch, TRT in the last or first epochs only, every K-th batch, a later
+  reversal point), each with the plain SNN trained for the variant's own training FLOPs.
 
 With ablation or reversal-point arms the page is ``<recipe>-ablation.md``, its own page (it may
-run fewer seeds), and each of those arms is compared with the plain SNN and with full TRT.
+run fewer seeds), and each of those arms is compared with the plain SNN and with full TRT. With
+``--cheap`` it is ``<recipe>-cheap.md``, where every variant is also compared with its
+compute-matched plain SNN.
 
 Each trained model is then probed in inference mode (``training.probes``: accuracy on time-reversed
 sequences and with one step dropped or duplicated, original/reversed consistency, firing rate).
@@ -46,8 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training import (nonnegative_int, positive_int, results_table, run_lock, seed_jobs, stats,
-                      use_backend, write_json)
+from training import (cheap_arms, nonnegative_int, positive_int, results_table, run_lock, seed_jobs,
+                      stats, use_backend, write_json)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,10 +70,12 @@ class Arm:
 def page_stem(recipe_name, arm_keys):
     """``<recipe>`` for the comparison, ``<recipe>-ablation`` when other arms are in: an ablation
     never overwrites the comparison's page (it may run fewer seeds)."""
+    if any(cheap_arms.is_cheap(k) for k in arm_keys):
+        return f"{recipe_name}-cheap"
     return f"{recipe_name}-ablation" if results_table.has_ablation_arms(arm_keys) else recipe_name
 
 
-def arms_for(recipe, ablation=False, reverse_at=(), wall_clock=False):
+def arms_for(recipe, ablation=False, reverse_at=(), wall_clock=False, cheap=(), epochs=None):
     """The arms to train for ``recipe`` (see the module docstring)."""
     full = dict(recipe.trt or {})
     arms = [Arm("trt", "TRT", full), Arm("plain", "plain SNN", None),
@@ -81,6 +88,8 @@ def arms_for(recipe, ablation=False, reverse_at=(), wall_clock=False):
                      dict(full, reversal_weight=0.0, consistency_weight=0.0))]
     for point in reverse_at:
         arms.append(Arm(f"trt-at-{point}", f"TRT, reversal at {point}", full, dict(reverse_at=point)))
+    if cheap:
+        arms += cheap_arms.variant_arms(cheap, full, epochs or recipe.epochs)
     return arms
 
 
@@ -91,16 +100,31 @@ def compute_matched_epochs(epochs, flops_trt, flops_plain):
     return max(1, int(round(epochs * flops_trt / flops_plain)))
 
 
-def training_flops(recipe, data, build=None, trt=True):
-    """Training FLOPs per image (forward + backward) of the recipe's model, with ``build`` overrides."""
+def training_flops(recipe, data, build=None, trt=True, epochs=None, per_epoch=False):
+    """Training FLOPs per image and epoch (forward + backward) of the recipe's model, with
+    ``build`` overrides; ``trt``: True (full TRT), False (plain) or a dict of TRTConfig fields
+    (``keras_trt.analysis.training_flops``; a schedule averages its TRT and plain steps over
+    ``epochs``). ``per_epoch``: the list of each epoch's FLOPs instead."""
     import keras_trt
-    from benchmarks.keras_net import conv_flops
+    from keras_trt.analysis import training_cost
+    from training.train import _steps
 
     model = keras_trt.models.build(
         recipe.architecture, num_classes=data.num_classes, timesteps=recipe.timesteps,
         input_shape=tuple(data.input_shape), **dict(recipe.build, **(build or {})),
     )
-    return float(conv_flops(model, trt))
+    config = keras_trt.TRTConfig(**(recipe.trt or {})) if trt is True else (
+        keras_trt.TRTConfig(**trt) if isinstance(trt, dict) else None)
+    epochs = epochs or recipe.epochs
+    steps = _steps(data.train)
+    if not per_epoch:
+        return float(training_cost.training_flops(model, config, epochs=epochs, steps_per_epoch=steps,
+                                                  batch_size=recipe.batch_size))
+    plain = training_cost.step_flops(model, None)
+    step = training_cost.step_flops(model, config, recipe.batch_size) if config else plain
+    share = [sum(config.is_trt_step(e, b) for b in range(steps)) / steps if config else 0.0
+             for e in range(epochs)]
+    return [plain + s * (step - plain) for s in share]
 
 
 def _train_size(data, batch_size):
@@ -142,7 +166,9 @@ def _run_arm(recipe, arm, seed, epochs, folder, data_dir, verbose):
                      data_dir=data_dir, verbose=verbose, save_preset=False)
 
 
-def _probe(folder, test, batch_size):
+def _probe(folder, test, batch_size, recipe=None, data=None):
+    """The probes of the run in ``folder``; with ``recipe`` (and its ``data``) its weights are put
+    in the recipe's own model first, so it is perturbed at the recipe's reversal point."""
     path = folder / "probe.json"
     if path.exists():
         return json.loads(path.read_text())
@@ -151,9 +177,30 @@ def _probe(folder, test, batch_size):
     from training.probes import robustness
 
     model = keras.saving.load_model(folder / "checkpoint" / "model.keras")
+    if recipe is not None:
+        model = _in_recipe_model(model, recipe, data)
     probe = robustness(model, *test, batch_size=batch_size)
     write_json(path, probe)
     return probe
+
+
+def _in_recipe_model(model, recipe, data):
+    """The recipe's model (its reversal point) holding ``model``'s weights, layer by layer: the
+    two differ only in where the TemporalReversal, an identity at inference, sits."""
+    import keras_trt
+
+    target = keras_trt.models.build(
+        recipe.architecture, num_classes=data.num_classes, timesteps=recipe.timesteps,
+        input_shape=tuple(data.input_shape), **recipe.build,
+    )
+    # In build order (the builders make the same layers in the same order whatever reverse_at).
+    mine, theirs = ([l for l in m.layers if l.weights] for m in (target, model))
+    if [l.name for l in mine] != [l.name for l in theirs]:
+        raise ValueError(f"{model.name} and the recipe's model differ in their layers; cannot "
+                         "probe it at the recipe's reversal point.")
+    for layer, source in zip(mine, theirs):
+        layer.set_weights(source.get_weights())
+    return target
 
 
 def run(recipe, seeds, output, arms, epochs=None, data_dir=None, verbose=0, probe=True, only_arms=None):
@@ -168,13 +215,15 @@ def run(recipe, seeds, output, arms, epochs=None, data_dir=None, verbose=0, prob
                          timesteps=recipe.timesteps, data_dir=data_dir, **recipe.dataset_kwargs)
     test = data.test_arrays()
     n_train = _train_size(data, recipe.batch_size)
+    flops_plain = training_flops(recipe, data, trt=False)
+    flops_epochs = compute_matched_epochs(epochs, training_flops(recipe, data, trt=True), flops_plain)
+    # The cheap variants' compute-matched plain arms, resolved to a plain run of that many epochs
+    # (shared between variants that round to the same epochs).
+    matches, arms, asked_as = _resolve_matches(recipe, data, arms, epochs, flops_epochs, flops_plain)
     if only_arms is not None:
-        arms = [arm for arm in arms if arm.key in only_arms]
-    flops = {}
-    for arm in arms:
-        flops[arm.key] = training_flops(recipe, data, arm.build, trt=arm.trt is not None)
-    flops_trt = flops["trt"] if "trt" in flops else training_flops(recipe, data, trt=True)
-    flops_epochs = compute_matched_epochs(epochs, flops_trt, training_flops(recipe, data, trt=False))
+        arms = [arm for arm in arms if arm.key in only_arms or asked_as.get(arm.key, set()) & set(only_arms)]
+    flops = {arm.key: training_flops(recipe, data, arm.build, trt=_flops_trt(arm), epochs=epochs)
+             for arm in arms}
     runs = {arm.key: [] for arm in arms}
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     for seed in seeds:
@@ -184,6 +233,8 @@ def run(recipe, seeds, output, arms, epochs=None, data_dir=None, verbose=0, prob
                 n = epochs
             elif arm.epochs == "flops":
                 n = flops_epochs
+            elif arm.epochs.startswith("e="):
+                n = int(arm.epochs[2:])
             elif arm.epochs == "seconds":
                 if not {"trt", "plain"} <= by_key.keys():
                     raise ValueError("the plain-seconds arm needs the trt and plain arms of its seed")
@@ -197,15 +248,54 @@ def run(recipe, seeds, output, arms, epochs=None, data_dir=None, verbose=0, prob
             curve, seconds = _log(folder)
             result = dict(result, curve=curve, epoch_seconds=seconds)
             if probe:
-                result["probe"] = _probe(folder, test, max(256, recipe.batch_size))
+                moved = cheap_arms.is_cheap(arm.key) and "reverse_at" in arm.build
+                result["probe"] = _probe(folder, test, max(256, recipe.batch_size),
+                                         *((recipe, data) if moved else ()))
             by_key[arm.key] = result
             runs[arm.key].append(result)
     trained_on = {r.get("backend") for rs in runs.values() for r in rs} - {None}
-    return dict(recipe=recipe.name, epochs=epochs, seeds=len(seeds),
-                backend=", ".join(sorted(trained_on)) or keras.backend.backend(),
-                dataset=data.name, n_train=n_train, n_test=int(len(test[1])),
-                arms=[dataclasses.asdict(a) for a in arms], flops_per_image=flops,
-                flops_matched_epochs=flops_epochs, runs=runs)
+    out = dict(recipe=recipe.name, epochs=epochs, seeds=len(seeds),
+               backend=", ".join(sorted(trained_on)) or keras.backend.backend(),
+               dataset=data.name, n_train=n_train, n_test=int(len(test[1])),
+               arms=[dataclasses.asdict(a) for a in arms], flops_per_image=flops,
+               flops_matched_epochs=flops_epochs, runs=runs)
+    if matches:
+        out["flops_matches"] = matches
+        out["flops_per_epoch"] = {a.key: training_flops(recipe, data, a.build, _flops_trt(a), epochs, True)
+                                  for a in arms if a.trt and keras_trt_scheduled(a.trt)}
+    return out
+
+
+def _flops_trt(arm):
+    """What ``training_flops`` takes for ``arm``: False (plain), or its TRTConfig fields."""
+    return False if arm.trt is None else dict(arm.trt)
+
+
+def keras_trt_scheduled(trt):
+    return any(trt.get(k) not in (None, d) for k, d in (("start_epoch", 0), ("stop_epoch", None),
+                                                         ("every_steps", 1)))
+
+
+def _resolve_matches(recipe, data, arms, epochs, flops_epochs, flops_plain):
+    """``(variant key -> plain arm key, arms, plain arm key -> the match keys it stands for)``: each
+    ``match:<variant>`` arm becomes the plain arm of the variant's compute-matched epochs
+    (``cheap_arms.matched_arm``), once per epoch count."""
+    matches, out, keys, asked_as = {}, [], {a.key for a in arms}, {}
+    for arm in arms:
+        if not arm.epochs.startswith(cheap_arms.MATCH):
+            out.append(arm)
+            continue
+        variant = next(a for a in arms if a.key == arm.epochs[len(cheap_arms.MATCH):])
+        f = training_flops(recipe, data, variant.build, trt=_flops_trt(variant), epochs=epochs)
+        n = compute_matched_epochs(epochs, f, flops_plain)
+        key, label = cheap_arms.matched_arm(n, epochs, flops_epochs)
+        matches[variant.key] = key
+        asked_as.setdefault(key, set()).add(arm.key)
+        if key not in keys:
+            keys.add(key)
+            out.append(Arm(key, label, None, epochs="recipe" if key == "plain" else
+                           "flops" if key == "plain-flops" else f"e={n}"))
+    return matches, out, asked_as
 
 
 #: Probe results compared between arms on the page (all fractions, shown in points).
@@ -226,9 +316,12 @@ def comparisons(result, probe_key=None):
     pairs = [("trt", "plain", "equal epochs")]
     pairs += [("trt", k, "equal training FLOPs" if k == "plain-flops" else "equal wall-clock")
               for k in ("plain-flops", "plain-seconds") if k in runs]
+    matches = result.get("flops_matches", {})
     for k in runs:
-        if k not in results_table.BASE_ARMS:
+        if k not in results_table.BASE_ARMS and not k.startswith("plain-e"):
             pairs += [(k, "plain", "equal epochs"), (k, "trt", "equal epochs")]
+            if k in matches and matches[k] != "plain":
+                pairs.append((k, matches[k], "equal training FLOPs"))
     out = []
     for a, b, basis in pairs:
         s = stats.paired(values(a), values(b))
@@ -241,7 +334,8 @@ def page(recipe, result, command, image_names):
     """The results page (Markdown) of ``result``, which holds its ``comparisons``."""
     runs, arms = result["runs"], result["arms"]
     first = runs["trt"][0]
-    title = "ablation of TRT" if results_table.has_ablation_arms(runs) else "TRT against the plain SNN"
+    title = ("cheaper TRT variants" if any(cheap_arms.is_cheap(k) for k in runs) else
+             "ablation of TRT" if results_table.has_ablation_arms(runs) else "TRT against the plain SNN")
     lines = [
         f"# {recipe.name}: {title}",
         "",
@@ -300,7 +394,12 @@ def page(recipe, result, command, image_names):
             "counts the spikes of all LIF layers per neuron and step.",
             "",
         ]
-        if any(a["build"].get("reverse_at") for a in arms):
+        if any(a["build"].get("reverse_at") for a in arms if cheap_arms.is_cheap(a["key"])):
+            lines += ["Cheap variants with another reversal point are perturbed at the recipe's "
+                      "reversal point (their weights in the recipe's model, which differs only in "
+                      "where the identity-at-inference TemporalReversal sits), so their columns "
+                      "compare with the other arms'.", ""]
+        if any(a["build"].get("reverse_at") for a in arms if not cheap_arms.is_cheap(a["key"])):
             lines += ["Arms with another reversal point are perturbed at *their* reversal point (at "
                       "the input of a static image every perturbation but dropping a step is a "
                       "no-op): their perturbation, KL and agreement columns are not comparable with "
@@ -392,10 +491,13 @@ def plot(result, curves_path, compute_path):
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
     for (arm, rs), color in zip(_curves_by_arm(result), colors):
         per_epoch = result["flops_per_image"][arm["key"]] * result["n_train"]
+        schedule = result.get("flops_per_epoch", {}).get(arm["key"])  # TRT and plain epochs mixed
         for i, r in enumerate(rs):
             y = 100 * np.array(r["curve"])
             label = arm["label"] if i == 0 else None
-            a1.plot(per_epoch * np.arange(1, len(y) + 1) / 1e12, y, color=color, alpha=0.6, lw=1, label=label)
+            x = (np.cumsum(schedule[: len(y)]) * result["n_train"] if schedule and len(schedule) >= len(y)
+                 else per_epoch * np.arange(1, len(y) + 1))
+            a1.plot(x / 1e12, y, color=color, alpha=0.6, lw=1, label=label)
             if len(r["epoch_seconds"]) == len(y):
                 a2.plot(np.cumsum(steady_seconds(r["epoch_seconds"])), y, color=color, alpha=0.6, lw=1, label=label)
     a1.set(xlabel="training TFLOPs (forward + backward, conv/Dense)", ylabel="held-out accuracy (%)",
@@ -419,6 +521,10 @@ def main(argv=None):
     parser.add_argument("--reverse-at", nargs="*", default=(), metavar="POINT",
                         help="add full-TRT arms with the reversal at these builder points")
     parser.add_argument("--wall-clock", action="store_true", help="add the plain arm at TRT's seconds")
+    parser.add_argument("--cheap", nargs="*", default=None, metavar="VARIANT",
+                        help="add cheaper-TRT arms (training.cheap_arms: frac=F, at=P, last=F, "
+                        "first=F, every=K, comma-combined), each with its FLOP-matched plain arm; "
+                        f"alone: {' '.join(cheap_arms.DEFAULT_VARIANTS)}")
     parser.add_argument("--no-probe", action="store_true", help="skip the perturbation/firing-rate probes")
     parser.add_argument("--only-seeds", type=nonnegative_int, nargs="+", metavar="S",
                         help="train just these seeds and write no page (to run seeds in parallel "
@@ -446,7 +552,12 @@ def main(argv=None):
         parser.error("--jobs and --only-seeds exclude each other: --jobs N already splits the "
                      "seeds into N processes.")
     recipe = recipes.get(args.recipe)  # an unknown name fails here, before any child starts
-    arms = arms_for(recipe, args.ablation, args.reverse_at, args.wall_clock)
+    cheap = None if args.cheap is None else (args.cheap or cheap_arms.DEFAULT_VARIANTS)
+    try:
+        arms = arms_for(recipe, args.ablation, args.reverse_at, args.wall_clock, cheap or (),
+                        args.epochs or recipe.epochs)
+    except ValueError as err:
+        parser.error(str(err))
     if args.only_arms:
         keys = [a.key for a in arms]
         unknown = sorted(set(args.only_arms) - set(keys))

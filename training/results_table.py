@@ -8,9 +8,13 @@ training FLOPs, and the two paired differences) and, with ``--readme``, replaces
 the ``results-table`` markers of README.md, so the README shows what the pages hold. Ablation pages
 (``<recipe>-ablation.json``) give a table of their own: each arm's accuracy, its paired difference
 to the plain SNN and to full TRT, the agreement of the original and reversed outputs, the accuracy
-with a time step dropped and the firing rate. The documentation's results page renders both tables
+with a time step dropped and the firing rate. The documentation's results page renders the tables
 at build time (``docs/hooks/site.py``); ``--readme`` writes the ablation table only into a README
 that has ``ablation-table`` markers (the front page carries the headline table alone).
+Pages of cheaper TRT variants (``<recipe>-cheap.json``, ``training.compare --cheap``) give a third
+table, between the ``cheap-table`` markers (replaced only where the README has them): each
+variant's training FLOPs against a plain step, its accuracy and its paired differences to full TRT
+and to the plain SNN trained for the variant's FLOPs, and the two robustness probes.
 """
 
 import argparse
@@ -24,6 +28,7 @@ from training import stats
 
 BEGIN, END = "<!-- results-table:begin -->", "<!-- results-table:end -->"
 ABLATION_BEGIN, ABLATION_END = "<!-- ablation-table:begin -->", "<!-- ablation-table:end -->"
+CHEAP_BEGIN, CHEAP_END = "<!-- cheap-table:begin -->", "<!-- cheap-table:end -->"
 
 #: The arms of the TRT-vs-plain comparison (``training.compare``); any other arm is an ablation's.
 BASE_ARMS = ("trt", "plain", "plain-flops", "plain-seconds")
@@ -46,12 +51,17 @@ def summary(result, page=None):
         if all("probe" in r for r in rs):  # every numeric probe result, averaged over seeds
             entry["probe"] = {k: float(np.mean([r["probe"][k] for r in rs]))
                               for k, v in rs[0]["probe"].items() if isinstance(v, (int, float))}
+        if arm["key"] in result.get("flops_per_image", {}):
+            entry["flops_per_image"] = result["flops_per_image"][arm["key"]]
         arms.append(entry)
     keep = ("a", "b", "basis", "n", "mean_diff", "ci_low", "ci_high", "p", "wins", "ties", "losses")
     undefined = lambda v: None if isinstance(v, float) and math.isnan(v) else v  # noqa: E731 (strict JSON)
-    return dict(recipe=result["recipe"], page=page or result["recipe"], dataset=result["dataset"], n_test=result["n_test"],
-                backend=result["backend"], epochs=result["epochs"], arms=arms,
-                comparisons=[{k: undefined(c[k]) for k in keep} for c in result["comparisons"]])
+    out = dict(recipe=result["recipe"], page=page or result["recipe"], dataset=result["dataset"], n_test=result["n_test"],
+               backend=result["backend"], epochs=result["epochs"], arms=arms,
+               comparisons=[{k: undefined(c[k]) for k in keep} for c in result["comparisons"]])
+    if "flops_matches" in result:
+        out["flops_matches"] = result["flops_matches"]
+    return out
 
 
 def _signed(v):
@@ -69,9 +79,16 @@ def _diff(c):
 def is_ablation(s):
     """An ablation's summary (its page is ``<recipe>-ablation``; summaries older than the ``page``
     field are told by their arms)."""
+    if is_cheap(s):
+        return False
     if "page" in s:
         return s["page"] != s["recipe"]
     return has_ablation_arms(a["key"] for a in s["arms"])
+
+
+def is_cheap(s):
+    """A summary of cheaper TRT variants (its page is ``<recipe>-cheap``)."""
+    return s.get("page", "").endswith("-cheap")
 
 
 def table(summaries):
@@ -121,6 +138,31 @@ def ablation_table(summaries):
     return "\n".join(lines).strip()
 
 
+def cheap_table(summaries):
+    """Markdown: per cheap-variant summary, full TRT and one row per variant."""
+    lines = []
+    for s in sorted((s for s in summaries if is_cheap(s)), key=lambda s: s["recipe"]):
+        comp = {(c["a"], c["b"]): c for c in s["comparisons"]}
+        by_key = {a["key"]: a for a in s["arms"]}
+        plain = by_key["plain"].get("flops_per_image")
+        matches = s.get("flops_matches", {})
+        lines += [f"`{s['recipe']}`, {len(by_key['trt']['accuracy'])} paired seeds, {s['epochs']} epochs, "
+                  f"{s['backend']}, held-out {s['dataset']} ({s['n_test']} samples):", "",
+                  "| arm | training FLOPs (× plain) | accuracy (%) | − full TRT (points) | "
+                  "− plain SNN at its FLOPs (points) | agreement original/reversed (%) | "
+                  "one step dropped (%) |", "|---|---|---|---|---|---|---|"]
+        for key in ["trt"] + [k for k in by_key if k.startswith("cheap-")]:
+            arm = by_key[key]
+            ratio = f"{arm['flops_per_image'] / plain:.2f}" if plain and "flops_per_image" in arm else "–"
+            match = "plain-flops" if key == "trt" else matches.get(key)
+            at_flops = _diff(comp.get((key, match))) if match and match != "plain" else _diff(comp.get((key, "plain")))
+            lines.append(f"| {arm['label']} | {ratio} | {stats.mean_std(arm['accuracy'])} | "
+                         f"{'–' if key == 'trt' else _diff(comp.get((key, 'trt')))} | {at_flops} | "
+                         f"{_probe_cell(arm, 'agreement')} | {_probe_cell(arm, 'dropped')} |")
+        lines.append("")
+    return "\n".join(lines).strip()
+
+
 def load(results_dir):
     """Every summary (``<recipe>.json``, ``<recipe>-ablation.json``) in ``results_dir``."""
     out = []
@@ -150,8 +192,8 @@ def main(argv=None):
     if not summaries:
         raise SystemExit(f"no comparison summaries (<recipe>.json) in {args.results_dir}: run "
                          "python -m training.compare <recipe> first.")
-    block, ablations = table(summaries), ablation_table(summaries)
-    print(block, ablations, sep="\n\n")
+    block, ablations, cheap = table(summaries), ablation_table(summaries), cheap_table(summaries)
+    print(block, ablations, cheap, sep="\n\n")
     if args.readme:
         path = Path(args.readme)
         text = path.read_text()
@@ -159,6 +201,11 @@ def main(argv=None):
             text = replace_block(text, block)
             if ABLATION_BEGIN in text or ABLATION_END in text:  # emptied too: no stale ablation stays
                 text = replace_block(text, ablations, ABLATION_BEGIN, ABLATION_END)
+            if CHEAP_BEGIN in text:
+                text = replace_block(text, cheap, CHEAP_BEGIN, CHEAP_END)
+            elif cheap:
+                print(f"{path} has no {CHEAP_BEGIN} ... {CHEAP_END} block: the cheap-variant "
+                      "table is printed above, not written.")
         except ValueError as e:
             raise SystemExit(f"{path}: {e} Add the two marker lines where the table belongs; "
                              f"{path} is unchanged.") from None

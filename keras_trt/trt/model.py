@@ -10,6 +10,11 @@ they all call, so one piece of code serves the three backends:
 - ``compute_metrics`` scores the original branch only.
 
 ``predict``, ``evaluate`` and direct calls never enter the branches: inference is the plain SNN.
+
+Cheaper TRT (``TRTConfig.batch_fraction``, ``start_epoch``, ``stop_epoch``, ``every_steps``): a
+fraction changes the branches inside the one compiled step; a schedule compiles two steps, the
+TRT one and the plain one (each traced under its own branch structure), and ``fit`` calls the
+one the config names for each batch (``make_train_function``).
 """
 
 import contextlib
@@ -60,6 +65,9 @@ class TRTModel(keras.Model):
     _trt_trackers = ()
     _consistency_loss = None
     _padded = False
+    _trt_step_mode = True  # read when a step is traced or run: False traces the plain step
+    _trt_position = None  # (epoch, batch) of the step fit runs next; None outside fit
+    _in_scheduled_step = False  # inside the train step of a config with a schedule
 
     def compile(self, optimizer="rmsprop", loss=None, *args, trt=None, **kwargs):
         """As ``keras.Model.compile``, plus ``trt``: a TRTConfig, a dict of its fields, True
@@ -83,12 +91,71 @@ class TRTModel(keras.Model):
         return super().metrics + list(self._trt_trackers)
 
     def train_step(self, *args, **kwargs):
-        with temporal.trt_branches(self.trt_config is not None), distribute.synchronized_batch_norm(self):
-            return super().train_step(*args, **kwargs)
+        cfg = self.trt_config
+        active = cfg is not None and self._trt_step_mode
+        fraction = cfg.batch_fraction if active else 1.0
+        object.__setattr__(self, "_in_scheduled_step", cfg is not None and cfg.scheduled)
+        try:
+            with temporal.trt_branches(active, fraction), distribute.synchronized_batch_norm(self):
+                return super().train_step(*args, **kwargs)
+        finally:
+            object.__setattr__(self, "_in_scheduled_step", False)
 
-    def _branches(self, y_pred):
-        count = 3 if self._has_star else 2
-        return ops.split(y_pred, count, axis=0)
+    def make_train_function(self, force=False):
+        """Keras' compiled train step; under a TRT schedule a dispatcher of two compiled steps.
+
+        Each of the two (TRT, plain) is built by the backend's own ``make_train_function`` and
+        only ever called with its mode set, so it is traced (on its first call, or a retrace)
+        with its own branch structure; both take and return the same state (JAX).
+        """
+        cfg = self.trt_config
+        if cfg is None or not cfg.scheduled:
+            return super().make_train_function(force)
+        if self.train_function is not None and not force:
+            return self.train_function
+        functions = {}
+        for mode in (True, False):
+            # A distinct step function per mode, its mode fixed when it runs: JAX caches a
+            # trace by the function traced, so the two jitted steps must not share one.
+            object.__setattr__(self, "train_step", self._step_in_mode(mode))
+            try:
+                super().make_train_function(force=True)
+            finally:
+                object.__delattr__(self, "train_step")  # torch looks it up at every call
+            functions[mode] = self.train_function
+
+        def train_function(*args):
+            position = self._trt_position
+            mode = True if position is None else cfg.is_trt_step(*position)
+            object.__setattr__(self, "_trt_step_mode", mode)
+            try:
+                return functions[mode](*args)
+            finally:
+                object.__setattr__(self, "_trt_step_mode", True)
+
+        self.train_function = train_function
+        return train_function
+
+    def _step_in_mode(self, mode):
+        def step(*args, **kwargs):
+            previous = self._trt_step_mode
+            object.__setattr__(self, "_trt_step_mode", mode)
+            try:
+                return type(self).train_step(self, *args, **kwargs)
+            finally:
+                object.__setattr__(self, "_trt_step_mode", previous)
+
+        return step
+
+    def _branches(self, y_pred, y):
+        """``[O, O_rev(, O_star)]``; the labels ``y`` give B when ``batch_fraction < 1``."""
+        fraction = temporal.trt_batch_fraction()
+        if fraction == 1.0:
+            return ops.split(y_pred, 3 if self._has_star else 2, axis=0)
+        batch = _batch_size(y)
+        m = temporal.paired_count(batch, fraction)
+        out = [y_pred[:batch], y_pred[batch : batch + m]]
+        return out + [y_pred[batch + m :]] if self._has_star else out
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if not temporal.trt_branches_active():
@@ -97,30 +164,38 @@ class TRTModel(keras.Model):
         if keras.backend.standardize_dtype(y_pred.dtype) in ("float16", "bfloat16"):
             # Mixed precision: the loss terms are computed in float32, as Keras' losses are.
             y_pred = ops.cast(y_pred, "float32")
-        branches = self._branches(y_pred)
+        branches = self._branches(y_pred, y)
         o, o_rev = branches[0], branches[1]
         # The compiled loss of the original branch, plus regularisation losses, once.
         task = super().compute_loss(x, y, o, sample_weight, training=training)
-        reversed_ = self._compile_loss(y, o_rev, sample_weight)
+        # The other terms on the samples that have a reversed copy: all, or the first m.
+        y_p, w_p, o_p = y, sample_weight, o
+        if cfg.batch_fraction != 1.0:
+            m = temporal.paired_count(_batch_size(y), cfg.batch_fraction)
+            y_p, w_p = (keras.tree.map_structure(lambda t: t[:m], v) if v is not None else None
+                        for v in (y, sample_weight))
+            o_p = o[:m]
+        reversed_ = self._compile_loss(y_p, o_rev, w_p)
         # A keras Loss, so that it is reduced (and scaled per replica under tf.distribute) the
         # way the compiled loss is; a plain mean would count N times after the replica sum.
-        kl = self._consistency_loss(o, o_rev, sample_weight)
-        star = self._compile_loss(y, branches[2], sample_weight) if self._has_star else 0.0 * kl
+        kl = self._consistency_loss(o_p, o_rev, w_p)
+        star = self._compile_loss(y_p, branches[2], w_p) if self._has_star else 0.0 * kl
         total = (
             task
             + cfg.reversal_weight * reversed_
             + cfg.consistency_weight * kl
             + cfg.star_weight * star
         )
-        # Logged as Keras logs its loss: undo the per-replica scaling, weight by the batch.
-        batch = ops.shape(o)[0]
-        for tracker, value in zip(self._trt_trackers, (task, reversed_, kl, star)):
-            tracker.update_state(distribute.unscale_loss(value), sample_weight=batch)
+        # Logged as Keras logs its loss: undo the per-replica scaling, weight by the samples.
+        paired = ops.shape(o_rev)[0]
+        for tracker, value, n in zip(self._trt_trackers, (task, reversed_, kl, star),
+                                     (ops.shape(o)[0], paired, paired, paired)):
+            tracker.update_state(distribute.unscale_loss(value), sample_weight=n)
         return total
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         if temporal.trt_branches_active():
-            y_pred = self._branches(y_pred)[0]
+            y_pred = self._branches(y_pred, y)[0]
         compiled = self._compile_metrics
         if self._padded and compiled is not None and sample_weight is not None:
             # Zero-weight padding (distribute.even_batches) must not count in `metrics` either,
@@ -156,7 +231,12 @@ class TRTModel(keras.Model):
 
     def get_metrics_result(self):
         logs = super().get_metrics_result()
-        if not temporal.trt_branches_active():  # evaluate: the components were not computed
+        if self._in_scheduled_step:
+            # The steps of a schedule log the same keys (CSVLogger fixes its columns at the
+            # first epoch): each component is its mean over the epoch's TRT steps, NaN before one.
+            for tracker in self._trt_trackers:
+                logs[tracker.name] = ops.where(tracker.count > 0, logs[tracker.name], float("nan"))
+        elif not temporal.trt_branches_active():  # evaluate: the components were not computed
             for name in COMPONENTS:
                 logs.pop(name, None)
         return logs
@@ -248,6 +328,9 @@ class TRTModel(keras.Model):
             kwargs["validation_data"] = validation
         if scale or val_scale:
             kwargs["callbacks"] = [_LossScale(scale, val_scale), *(kwargs.get("callbacks") or [])]
+        if self.trt_config is not None and self.trt_config.scheduled:
+            # Tells the compiled step's dispatcher which epoch and batch come next.
+            kwargs["callbacks"] = [_StepPosition(), *(kwargs.get("callbacks") or [])]
         with data_checks.raised_cleanly(watch), self._usable_after_errors(), self._padding(scale or val_scale):
             return super().fit(x, y, *args, **kwargs)
 
@@ -382,6 +465,25 @@ class _LossScale(keras.callbacks.Callback):
             factor = self.val_scale if key.startswith("val_") else self.scale
             if factor and (name == "loss" or name in COMPONENTS):
                 logs[key] = float(logs[key]) * factor
+
+
+def _batch_size(y):
+    """B of the labels: an int where static, else (TensorFlow) a scalar tensor."""
+    leaf = keras.tree.flatten(y)[0]
+    return leaf.shape[0] if leaf.shape[0] is not None else ops.shape(leaf)[0]
+
+
+class _StepPosition(keras.callbacks.Callback):
+    """Keeps ``model._trt_position`` at the (epoch, batch) of the step ``fit`` runs next."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        object.__setattr__(self.model, "_trt_position", (self._epoch, batch))
+
+    def on_train_end(self, logs=None):
+        object.__setattr__(self.model, "_trt_position", None)
 
 
 class _ConsistencyLoss(keras.losses.Loss):
