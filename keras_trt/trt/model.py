@@ -382,8 +382,9 @@ class TRTModel(keras.Model):
         if jax:
             variables = list(self.trainable_variables) + list(self.non_trainable_variables)
             variables += list(self.metrics_variables)
-            if self.optimizer is not None and self.optimizer.built:
-                variables += list(self.optimizer.variables)
+            optimizer = getattr(self, "optimizer", None)  # absent before compile
+            if optimizer is not None and optimizer.built:
+                variables += list(optimizer.variables)
             saved = [(v, v._value) for v in variables]
         try:
             yield
