@@ -10,15 +10,19 @@ black at 10 % of white) and turned into events by :func:`~keras_trt.data.emulate
 1 Hz shot noise per pixel). Every sample is a 300 ms stream (``t`` in ``[0, 300000)`` us).
 
 The streams are deterministic for a ``seed`` (the sensor's thresholds and each sample's noise);
-the first call emulates all 5,000 (about half a minute on a 2-core CPU) and caches them in
+the first call emulates all 5,000 (about 13 minutes on a 2-core CPU shared with five other
+training jobs; far less on an idle one) and caches them in
 ``$KERAS_TRT_DATA_DIR`` (default ``~/.cache/keras_trt``) as one compressed ``.npz``; later calls
 read the cache. The train/test split is the one of :func:`~keras_trt.data.load_mnist5k` (the
 same digits are held out).
 
-    >>> from keras_trt.data import load_nmnist_emulated
-    >>> (train, y_train), (test, y_test) = load_nmnist_emulated()  # doctest: +SKIP
-    >>> train[0].dtype.names, len(train), len(test)  # doctest: +SKIP
-    (('x', 'y', 't', 'p'), 4000, 1000)
+:func:`emulate_digits` makes the streams of any digits (here two, in a fraction of a second):
+
+    >>> from keras_trt.data import emulate_digits, load_mnist5k
+    >>> (x, y), _ = load_mnist5k()
+    >>> streams = emulate_digits(x[:2, ..., 0])
+    >>> streams[0].dtype.names, int(streams[0]["t"].max()) < 300_000, len(streams[0]) > 1000
+    (('x', 'y', 't', 'p'), True, True)
 """
 
 from __future__ import annotations
@@ -91,6 +95,7 @@ def _save(path, streams, labels):
     ev = np.concatenate(streams) if streams else np.empty(0, EVENT_DTYPE)
     offsets = np.concatenate([[0], np.cumsum([len(s) for s in streams])]).astype(np.int64)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")  # written whole, then moved
+    os.chmod(tmp, 0o644)
     os.close(fd)
     try:
         with open(tmp, "wb") as f:
@@ -134,9 +139,8 @@ def load_nmnist_emulated(split_seed: int = 0, test_fraction: float = 0.2, seed: 
     digits: ``((train_streams, y_train), (test_streams, y_test))``, streams as lists of
     :data:`~keras_trt.data.EVENT_DTYPE` arrays (34x34 sensor, 300 ms), labels int32.
 
-    Example:
-        >>> from keras_trt.data import load_nmnist_emulated
-        >>> (train, y_train), (test, y_test) = load_nmnist_emulated()  # doctest: +SKIP
+    The first call emulates all 5,000 digits (minutes on a busy 2-core CPU) and caches them:
+    ``(train, y_train), (test, y_test) = load_nmnist_emulated()`` gives 4,000 and 1,000 streams.
     """
     check_fraction(test_fraction)
     streams, labels = nmnist_emulated_streams(seed, params, cache, progress)
@@ -150,11 +154,13 @@ def nmnist_emulated_frames(frames: int = 10, split_seed: int = 0, test_fraction:
     ``((x_train, y_train), (x_test, y_test))`` with ``x`` [N, T, 34, 34, 2] float32 event counts
     (channel 1 ON, 0 OFF).
 
-    Example:
-        >>> from keras_trt.data import nmnist_emulated_frames
-        >>> (x_train, y_train), (x_test, y_test) = nmnist_emulated_frames(frames=10)  # doctest: +SKIP
-        >>> x_train.shape  # doctest: +SKIP
-        (4000, 10, 34, 34, 2)
+    ``(x_train, y_train), (x_test, y_test) = nmnist_emulated_frames(frames=10)`` gives
+    ``x_train`` of shape ``(4000, 10, 34, 34, 2)``; the same integration of any streams:
+
+    >>> from keras_trt.data import NMNIST_EMULATED_WINDOW, NMNIST_SIZE, make_events, streams_to_frames
+    >>> one = make_events(x=[3], y=[4], t=[299_999], p=[1])  # the window's last microsecond
+    >>> streams_to_frames([one], 10, NMNIST_SIZE, "time", NMNIST_EMULATED_WINDOW)[0, 9, 4, 3].tolist()
+    [0.0, 1.0]
     """
     (tr, y_tr), (te, y_te) = load_nmnist_emulated(split_seed, test_fraction, seed, params, cache, progress)
     to = dict(frames=frames, sensor_size=NMNIST_SIZE, split_by="time", window=NMNIST_EMULATED_WINDOW)
