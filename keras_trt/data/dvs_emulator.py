@@ -166,7 +166,8 @@ def emulate_dvs(video, time_step_us=None, params: DVSParams = DVSParams(), seed:
             bi, yi, xi, cc, sign, base, on, t = (a[fire] for a in (bi, yi, xi, cc, sign, base, on, t))
             last[bi, yi, xi] = t
             ref[bi, yi, xi] = base + sign * cc
-        parts.append((bi, xi, yi, np.floor(t).astype(np.int64), on.astype(np.uint8)))
+        ti = np.minimum(np.floor(t), t0 + dt - 1).astype(np.int64)  # a crossing at the step's end stays in it
+        parts.append((bi, xi, yi, ti, on.astype(np.uint8)))
     duration = (steps - 1) * dt
     if parts:
         bi, xi, yi, ti, pi = (np.concatenate(col) for col in zip(*parts))
