@@ -109,7 +109,7 @@ def as_events(events) -> np.ndarray:
         cols = [np.asarray(events[k]) for k in _FIELDS]
     except (KeyError, IndexError, TypeError):
         raise ValueError(
-            "events must be a structured array (Tonic's layout) or a dict with fields 'x', 'y', 't', 'p', "
+            "events must be a structured array (Tonic's layout) or a dict with fields 't', 'x', 'y', 'p', "
             "as returned by make_events / read_aedat3 / read_aedat2 / read_atis_bin."
         ) from None
     return make_events(*cols)
