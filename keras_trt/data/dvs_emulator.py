@@ -61,6 +61,10 @@ class DVSParams:
         shot_noise_hz: noise events per pixel and second (ON and OFF together).
         time_step_us: the video's frame interval in microseconds (``emulate_dvs`` may be given
             its own).
+
+    >>> from keras_trt.data import DVSParams
+    >>> DVSParams(contrast_on=0.2, shot_noise_hz=0.0).contrast_off
+    0.4
     """
 
     contrast_on: float = 0.4
@@ -112,6 +116,13 @@ def emulate_dvs(video, time_step_us=None, params: DVSParams = DVSParams(), seed:
     Returns:
         a list of ``B`` :data:`~keras_trt.data.EVENT_DTYPE` arrays sorted by time, each
         within ``[0, (S - 1) * time_step_us)``.
+
+    >>> import numpy as np
+    >>> from keras_trt.data import DVSParams, emulate_dvs
+    >>> dimming = np.exp(-np.linspace(0, 1, 11))[None, :, None, None]  # one pixel, log falls by 1
+    >>> ev = emulate_dvs(dimming, 1000, DVSParams(mismatch=0.0, shot_noise_hz=0.0))[0]
+    >>> ev["p"].tolist(), ev["t"].tolist()  # two OFF events of 0.4, when the log has fallen by 0.4 and 0.8
+    ([0, 0], [4000, 8000])
     """
     video = np.asarray(video, np.float32)  # float32 halves the dense work; times are float64
     if video.ndim != 4:

@@ -38,6 +38,11 @@ def reverse_events(events, window=None, flip_polarity: bool = True) -> np.ndarra
     ``flip_polarity=False``. Events outside the window are dropped.
 
     Reversing twice gives the stream back (up to the order of events with equal timestamps).
+
+    >>> from keras_trt.data import make_events, reverse_events
+    >>> ev = make_events(x=[0, 1], y=[0, 0], t=[0, 30], p=[1, 1])
+    >>> reverse_events(ev)[["x", "t", "p"]].tolist()  # its own span [0, 31): x=1 now comes first
+    [(1, 0, 0), (0, 30, 0)]
     """
     ev = as_events(events)
     if window is None:
@@ -59,6 +64,10 @@ def scale_time(events, factor: float, origin: int = 0) -> np.ndarray:
     """Timestamps stretched by ``factor`` about ``origin``: ``t' = origin + round((t - origin) * factor)``.
 
     ``factor < 1`` plays the stream faster (0.5: twice the speed), ``factor > 1`` slower.
+
+    >>> from keras_trt.data import make_events, scale_time
+    >>> scale_time(make_events(x=[0, 0], y=[0, 0], t=[100, 300], p=[1, 0]), 2.0, origin=100)["t"].tolist()
+    [100, 500]
     """
     factor = float(factor)
     if not factor > 0:

@@ -67,6 +67,13 @@ def emulate_digits(images, params: DVSParams = DVSParams(), seed: int = 0, sampl
     Returns a list of :data:`~keras_trt.data.EVENT_DTYPE` arrays on the 34x34 sensor, each
     within :data:`NMNIST_EMULATED_WINDOW`. ``sample_ids`` (default ``0..N-1``) name the samples
     for their shot noise, so a digit's stream does not depend on which others it is made with.
+
+    >>> import numpy as np
+    >>> from keras_trt.data import emulate_digits
+    >>> square = np.zeros((1, 28, 28)); square[0, 10:18, 10:18] = 1.0
+    >>> ev = emulate_digits(square)[0]
+    >>> 1000 < len(ev) < 3000, round(float(ev["p"].mean()), 1)  # moved and back: as much ON as OFF
+    (True, 0.5)
     """
     images = np.asarray(images)
     ids = np.arange(len(images)) if sample_ids is None else np.asarray(sample_ids)
@@ -125,6 +132,12 @@ def nmnist_emulated_streams(seed: int = 0, params: DVSParams = DVSParams(), cach
 
     ``indices`` picks some of the 5,000 (the same streams as in the full set): read from the full
     cache if there is one, else emulated alone (and cached on their own).
+
+    >>> import tempfile
+    >>> from keras_trt.data import nmnist_emulated_streams
+    >>> streams, labels = nmnist_emulated_streams(cache=tempfile.mkdtemp(), progress=False, indices=[0, 4999])
+    >>> labels.tolist(), streams[0].dtype.names
+    ([0, 9], ('x', 'y', 't', 'p'))
     """
     from keras_trt.data.embedded import _mnist5k_raw
 
@@ -159,6 +172,11 @@ def load_nmnist_emulated(split_seed: int = 0, test_fraction: float = 0.2, seed: 
     ``(train, y_train), (test, y_test) = load_nmnist_emulated()`` gives 4,000 and 1,000 streams.
     With ``train=False`` the training part is empty and, without the full cache, only the
     held-out digits are emulated (a fifth of the time; the same streams).
+
+    >>> from keras_trt.data import load_nmnist_emulated
+    >>> (train, _), (test, y_test) = load_nmnist_emulated(train=False, progress=False)  # doctest: +SKIP
+    >>> len(train), len(test)  # doctest: +SKIP
+    (0, 1000)
     """
     check_fraction(test_fraction)
     from keras_trt.data.embedded import _mnist5k_raw
