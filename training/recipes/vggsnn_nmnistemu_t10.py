@@ -6,6 +6,8 @@ recipe's split), integrated into 10 frames of 30 ms over the 300 ms window, shif
 pixels for training. Reversing the frames reverses the motion the sensor saw, so the reversal is
 at the input, as the paper does for DVS data. Sized for a 2-core CPU: about 110 s per TRT epoch
 and 45 s per plain epoch (TensorFlow, shared machine), 8 epochs (what the shared machine allowed).
+The shipped preset (seed 0) scored 96.8 % held-out (per epoch: 68.0, 91.5, 91.7, 92.2, 94.3,
+96.9, 96.7, 96.8 %); its preset is committed under zoo/vggsnn-nmnistemu-t10.
 """
 
 from training.recipe import Recipe
