@@ -166,9 +166,10 @@ def _run_arm(recipe, arm, seed, epochs, folder, data_dir, verbose):
                      data_dir=data_dir, verbose=verbose, save_preset=False)
 
 
-def _probe(folder, test, batch_size, recipe=None, data=None):
+def _probe(folder, test, batch_size, recipe=None, data=None, event_inputs=None):
     """The probes of the run in ``folder``; with ``recipe`` (and its ``data``) its weights are put
-    in the recipe's own model first, so it is perturbed at the recipe's reversal point."""
+    in the recipe's own model first, so it is perturbed at the recipe's reversal point.
+    ``event_inputs``: event recipes' held-out streams perturbed before framing."""
     path = folder / "probe.json"
     if path.exists():
         return json.loads(path.read_text())
@@ -179,7 +180,7 @@ def _probe(folder, test, batch_size, recipe=None, data=None):
     model = keras.saving.load_model(folder / "checkpoint" / "model.keras")
     if recipe is not None:
         model = _in_recipe_model(model, recipe, data)
-    probe = robustness(model, *test, batch_size=batch_size)
+    probe = robustness(model, *test, batch_size=batch_size, inputs=event_inputs)
     write_json(path, probe)
     return probe
 
@@ -214,6 +215,11 @@ def run(recipe, seeds, output, arms, epochs=None, data_dir=None, verbose=0, prob
     data = datasets.load(recipe.dataset, batch_size=recipe.batch_size, seed=0, augment=False,
                          timesteps=recipe.timesteps, data_dir=data_dir, **recipe.dataset_kwargs)
     test = data.test_arrays()
+    event_inputs = None  # event recipes: the held-out streams perturbed before framing
+    if probe and getattr(data, "test_events", None) is not None:
+        from training.probes import event_variants
+
+        event_inputs = event_variants(data.test_events)
     n_train = _train_size(data, recipe.batch_size)
     flops_plain = training_flops(recipe, data, trt=False)
     flops_epochs = compute_matched_epochs(epochs, training_flops(recipe, data, trt=True), flops_plain)
@@ -250,7 +256,8 @@ def run(recipe, seeds, output, arms, epochs=None, data_dir=None, verbose=0, prob
             if probe:
                 moved = cheap_arms.is_cheap(arm.key) and "reverse_at" in arm.build
                 result["probe"] = _probe(folder, test, max(256, recipe.batch_size),
-                                         *((recipe, data) if moved else ()))
+                                         *((recipe, data) if moved else (None, None)),
+                                         event_inputs=event_inputs)
             by_key[arm.key] = result
             runs[arm.key].append(result)
     trained_on = {r.get("backend") for rs in runs.values() for r in rs} - {None}
@@ -434,9 +441,49 @@ def page(recipe, result, command, image_names):
                 ci = "n/a" if math.isnan(d["ci_low"]) else f"{d['ci_low']:+.1f} to {d['ci_high']:+.1f}"
                 cells.append(f"{d['mean_diff']:+.1f} ({ci}), p = {stats.format_p(d['p'])}")
             lines.append(f"| {c['a_label']} − {c['b_label']} | " + " | ".join(cells) + " |")
+    if "probe" in first and "events" in first["probe"]:
+        lines += event_probe_section(result)
     lines += ["", f"![learning curves]({image_names[0]})", "",
               f"![held-out accuracy against training compute]({image_names[1]})", ""]
     return "\n".join(lines)
+
+
+def event_probe_section(result):
+    """The page's lines on the event-level perturbations (``training.probes.event_variants``)."""
+    from training.probes import EVENT_PERTURBATIONS, NOISE_FRACTION
+
+    runs, arms = result["runs"], result["arms"]
+    lines = [
+        "",
+        "## Event-level perturbations (inference, accuracy %, mean ± std over seeds)",
+        "",
+        "The held-out event streams are perturbed before they are integrated into frames: played "
+        "backwards (time mirrored over the window, ON and OFF swapped: what the sensor would record "
+        "of the reversed motion), re-timed by 0.5 (twice the speed: the motion fills the first half "
+        "of the frames) and by 2 (half the speed: the second half of the motion falls past the "
+        f"window), and with {100 * NOISE_FRACTION:.0f} % more events added as uniform noise.",
+        "",
+        "| arm | original | " + " | ".join(label for _, label in EVENT_PERTURBATIONS) + " |",
+        "|---|---|" + "---|" * len(EVENT_PERTURBATIONS),
+    ]
+    for arm in arms:
+        ps = [r["probe"] for r in runs[arm["key"]]]
+        cells = [stats.mean_std([p["accuracy"] for p in ps], 100.0, 1)]
+        cells += [stats.mean_std([p["events"][k] for p in ps], 100.0, 1) for k, _ in EVENT_PERTURBATIONS]
+        lines.append(f"| {arm['label']} | " + " | ".join(cells) + " |")
+    lines += ["", "Paired differences (points, first minus second arm, 95 % t interval, p):", "",
+              "| comparison | " + " | ".join(label for _, label in EVENT_PERTURBATIONS) + " |",
+              "|---|" + "---|" * len(EVENT_PERTURBATIONS)]
+    labels = {a["key"]: a["label"] for a in arms}
+    for a, b in (("trt", k) for k in ("plain", "plain-flops") if k in runs):
+        cells = []
+        for k, _ in EVENT_PERTURBATIONS:
+            d = stats.paired([100 * r["probe"]["events"][k] for r in runs[a]],
+                             [100 * r["probe"]["events"][k] for r in runs[b]])
+            ci = "n/a" if math.isnan(d["ci_low"]) else f"{d['ci_low']:+.1f} to {d['ci_high']:+.1f}"
+            cells.append(f"{d['mean_diff']:+.1f} ({ci}), p = {stats.format_p(d['p'])}")
+        lines.append(f"| {labels[a]} − {labels[b]} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _curves_by_arm(result):

@@ -20,6 +20,8 @@ class Data:
     num_classes: int
     name: str
     class_names: list | None = None
+    #: event recipes: the held-out streams and how they become model inputs (event probes)
+    test_events: object = None
 
     def test_arrays(self):
         """The held-out set as ``(x, y)`` arrays (a tf.data set gathered whole: the held-out
@@ -57,14 +59,16 @@ class EpochArrays:
 
 
 def random_shift(max_shift):
-    """Augmentation: shifts each image by up to ``max_shift`` pixels (zero fill)."""
+    """Augmentation: shifts each image [H, W, C] (or each sequence of frames [T, H, W, C], every
+    frame alike) by up to ``max_shift`` pixels (zero fill)."""
 
     def augment(x, rng):
         out = np.zeros_like(x)
-        pad = np.pad(x, ((0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)))
-        h, w = x.shape[1:3]
+        m = max_shift
+        pad = np.pad(x, ((0, 0),) * (x.ndim - 3) + ((m, m), (m, m), (0, 0)))
+        h, w = x.shape[-3:-1]
         for i, (dy, dx) in enumerate(rng.integers(0, 2 * max_shift + 1, size=(len(x), 2))):
-            out[i] = pad[i, dy : dy + h, dx : dx + w]
+            out[i] = pad[i, ..., dy : dy + h, dx : dx + w, :]
         return out
 
     return augment
@@ -124,6 +128,34 @@ def japanese_vowels(batch_size, seed, augment, timesteps, **_):
     return _in_memory("japanese-vowels", train, test, batch_size, seed, None, len(names), names)
 
 
+@dataclasses.dataclass
+class EventStreams:
+    """Held-out event streams (:data:`keras_trt.data.EVENT_DTYPE` arrays) with what turns them
+    into the model's input: ``to_frames(streams) -> [N, T, H, W, 2]``; ``duration`` and
+    ``sensor_size`` for the event-level perturbations of ``training.probes``."""
+
+    streams: list
+    labels: np.ndarray
+    to_frames: object
+    duration: int
+    sensor_size: tuple
+
+
+def nmnist_emulated(batch_size, seed, augment, timesteps, **_):
+    from keras_trt.data import NMNIST_SIZE, NMNIST_EMULATED_WINDOW, load_nmnist_emulated, streams_to_frames
+
+    (train, y_train), (test, y_test) = load_nmnist_emulated()
+
+    def to_frames(streams):
+        return streams_to_frames(streams, timesteps, NMNIST_SIZE, split_by="time", window=NMNIST_EMULATED_WINDOW)
+
+    data = _in_memory("nmnist-emulated", (to_frames(train), y_train), (to_frames(test), y_test), batch_size,
+                      seed, random_shift(2) if augment else None, 10)
+    data.input_shape = NMNIST_SIZE + (2,)  # one frame: the builders take T apart
+    data.test_events = EventStreams(test, y_test, to_frames, NMNIST_EMULATED_WINDOW[1], NMNIST_SIZE)
+    return data
+
+
 def _data_dir(data_dir, variable):
     data_dir = data_dir or os.environ.get(variable)
     if not data_dir:
@@ -163,7 +195,7 @@ def events(name, num_classes, size):
         kw = dict(frames=timesteps, size=size, manual_dir=root, batch_size=batch_size)
         train = event_frames(name, "train", shuffle=True, seed=seed, **kw)
         test = event_frames(name, "test", shuffle=False, **kw)
-        return Data(train, test, (timesteps, size, size, 2), num_classes, name)
+        return Data(train, test, (size, size, 2), num_classes, name)  # one frame: T is the recipe's
 
     return source
 
@@ -183,6 +215,7 @@ SOURCES = {
     "mnist_points": mnist_points,
     "basic_motions": basic_motions,
     "japanese_vowels": japanese_vowels,
+    "nmnist_emulated": nmnist_emulated,
     "cifar10": cifar("cifar10"),
     "cifar100": cifar("cifar100"),
     "imagenet": imagenet,

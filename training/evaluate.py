@@ -63,7 +63,12 @@ def perturbation_report(handle, dataset, *, batch_size=256, data_dir=None, times
     from training.probes import robustness
 
     model, _, data = _model_and_data(handle, dataset, batch_size, data_dir, timesteps)
-    return robustness(model, *data.test_arrays(), batch_size=batch_size)
+    inputs = None
+    if getattr(data, "test_events", None) is not None:  # event data: perturb the streams too
+        from training.probes import event_variants
+
+        inputs = event_variants(data.test_events)
+    return robustness(model, *data.test_arrays(), batch_size=batch_size, inputs=inputs)
 
 
 def _print_perturbations(report):
@@ -76,6 +81,12 @@ def _print_perturbations(report):
     print(f"  original/reversed consistency: KL {report['kl']:.4f} nats, argmax agreement "
           f"{100 * report['agreement']:.2f} %")
     print(f"  firing rate (spikes per neuron and step, all LIF layers): {report['firing_rate']:.4f}")
+    if "events" in report:
+        from training.probes import EVENT_PERTURBATIONS
+
+        print("event-level perturbations of the held-out streams (accuracy, %):")
+        for key, label in EVENT_PERTURBATIONS:
+            print(f"  {label:<40} {100 * report['events'][key]:.2f}")
 
 
 def _metadata(handle):

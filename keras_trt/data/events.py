@@ -1,7 +1,11 @@
-"""Event-camera file readers and event-to-frame integration (numpy only).
+"""Event streams in the field's layout, event-camera file readers and event-to-frame integration.
 
-Readers return a dict of equal-length arrays: ``t`` (int64 microseconds),
-``x``, ``y`` (int32 pixel coordinates) and ``p`` (uint8 polarity, 0/1):
+Events are a NumPy structured array with fields ``x``, ``y``, ``t``, ``p`` (Tonic's layout;
+:data:`EVENT_DTYPE` here: ``x``, ``y`` int16 pixel coordinates, ``t`` int64 microseconds, ``p``
+uint8 polarity, 1 = ON / brighter, 0 = OFF), plus a sensor size. :func:`as_events` takes any such
+array (Tonic's, with the fields in any order and of any integer widths, ``p`` as bool, 0/1 or
+-1/1) or a dict of equal-length columns and returns this layout, so arrays prepared with Tonic
+feed :func:`events_to_frames` and the tf.data pipelines with no conversion code.
 
 * :func:`read_aedat3` — AEDAT 3.1 (DVS128 Gesture), with
   :func:`read_dvs_gesture_labels` / :func:`dvs_gesture_samples` for the
@@ -9,9 +13,12 @@ Readers return a dict of equal-length arrays: ``t`` (int64 microseconds),
 * :func:`read_aedat2` — jAER AEDAT 2.0 with DVS128 addresses (CIFAR10-DVS);
 * :func:`read_atis_bin` — the 5-byte ATIS format of N-MNIST / N-Caltech101.
 
-:func:`events_to_frames` integrates events into T two-channel count frames
-[T, H, W, 2] (SpikingJelly's ``integrate_events_by_fixed_frames_number``
-semantics) and :func:`downsample` area-pools frames to a smaller size.
+The readers return :data:`EVENT_DTYPE` arrays; ``events["t"]``, ``events["x"]``, ... give the
+columns, as the dicts of earlier versions did. :func:`events_to_frames` integrates events into T
+two-channel count frames [T, H, W, 2] (SpikingJelly's ``integrate_events_by_fixed_frames_number``
+semantics, or fixed time bins over a ``window``) and :func:`downsample` area-pools frames to a
+smaller size. A sensor size is ``(H, W)``; Tonic's ``sensor_size`` ``(W, H, 2)`` is accepted too
+(a 3-tuple is read as Tonic's).
 """
 
 from __future__ import annotations
@@ -46,23 +53,99 @@ _POLARITY_EVENT = 1
 _AEDAT3_PACKET_HEADER = struct.Struct("<hhiiiiii")  # 28 bytes
 
 
-def _events(t, x, y, p) -> dict:
-    return {
-        "t": np.asarray(t, np.int64),
-        "x": np.asarray(x, np.int32),
-        "y": np.asarray(y, np.int32),
-        "p": np.asarray(p, np.uint8),
-    }
+#: The event layout of keras-trt: Tonic's fields ``x``, ``y``, ``t``, ``p`` (t in microseconds,
+#: p 1 = ON, 0 = OFF).
+EVENT_DTYPE = np.dtype([("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "u1")])
+_FIELDS = ("x", "y", "t", "p")
 
 
-def _empty_events() -> dict:
-    return _events([], [], [], [])
+def make_events(x, y, t, p) -> np.ndarray:
+    """An :data:`EVENT_DTYPE` structured array from four equal-length columns (``p > 0`` is ON).
+
+    Example:
+        >>> from keras_trt.data import make_events
+        >>> ev = make_events(x=[0, 3], y=[1, 2], t=[10, 20], p=[1, -1])
+        >>> ev["p"].tolist(), ev.dtype.names
+        ([1, 0], ('x', 'y', 't', 'p'))
+    """
+    cols = [np.asarray(c).reshape(-1) if np.ndim(c) == 0 else np.asarray(c) for c in (x, y, t, p)]
+    if len({c.shape for c in cols}) != 1 or cols[0].ndim != 1:
+        raise ValueError(f"x, y, t, p must be 1-D and of equal length, got shapes {[c.shape for c in cols]}.")
+    for name, c in zip(_FIELDS, cols):
+        if c.size and not (np.issubdtype(c.dtype, np.integer) or c.dtype == bool):
+            if not np.all(np.equal(np.mod(c, 1), 0)):
+                raise ValueError(f"event field {name!r} must hold whole numbers, got {c.dtype} with fractions "
+                                 "(timestamps are integer microseconds: round them first).")
+    out = np.empty(cols[0].shape[0], EVENT_DTYPE)
+    out["x"], out["y"], out["t"] = cols[0], cols[1], cols[2]
+    out["p"] = cols[3] > 0  # bool, 0/1 and -1/1 polarities alike
+    return out
+
+
+def as_events(events) -> np.ndarray:
+    """Any event stream as an :data:`EVENT_DTYPE` array (a copy; the input is not changed).
+
+    Accepts a structured array with fields ``x``, ``y``, ``t``, ``p`` in any order and of any
+    integer widths (Tonic's arrays, whatever data set made them; extra fields are dropped) or a
+    dict of equal-length columns. Polarity ``p > 0`` is ON (1), anything else OFF (0), so bool,
+    0/1 and -1/1 polarities all work. Timestamps stay as they are (microseconds).
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_trt.data import as_events
+        >>> tonic_like = np.zeros(3, dtype=[("t", "<i8"), ("x", "<i2"), ("y", "<i2"), ("p", "?")])
+        >>> tonic_like["p"] = [True, False, True]
+        >>> as_events(tonic_like)["p"].tolist()
+        [1, 0, 1]
+    """
+    names = getattr(getattr(events, "dtype", None), "names", None)
+    try:
+        if names is not None:
+            missing = [k for k in _FIELDS if k not in names]
+            if missing:
+                raise KeyError(missing)
+            if events.ndim != 1:
+                raise ValueError(f"a structured event array must be 1-D, got shape {events.shape}.")
+        cols = [np.asarray(events[k]) for k in _FIELDS]
+    except (KeyError, IndexError, TypeError):
+        raise ValueError(
+            "events must be a structured array (Tonic's layout) or a dict with fields 't', 'x', 'y', 'p', "
+            "as returned by make_events / read_aedat3 / read_aedat2 / read_atis_bin."
+        ) from None
+    return make_events(*cols)
+
+
+def sensor_hw(sensor_size) -> tuple:
+    """``(H, W)`` of a sensor size given as keras-trt's ``(H, W)`` or Tonic's ``(W, H, P)``.
+
+    Example:
+        >>> from keras_trt.data.events import sensor_hw
+        >>> sensor_hw((128, 96)), sensor_hw((34, 30, 2))  # Tonic's sensor_size is (W, H, polarities)
+        ((128, 96), (30, 34))
+    """
+    try:
+        size = tuple(int(v) for v in sensor_size)
+    except (TypeError, ValueError):
+        size = ()
+    if len(size) == 3:
+        size = (size[1], size[0])
+    if len(size) != 2 or min(size) < 1:
+        raise ValueError(f"sensor_size must be (H, W) or Tonic's (W, H, P), got {sensor_size!r}.")
+    return size
+
+
+def _events(t, x, y, p) -> np.ndarray:
+    return make_events(x, y, t, p)
+
+
+def _empty_events() -> np.ndarray:
+    return np.empty(0, EVENT_DTYPE)
 
 
 # ----------------------------------------------------------------------------- AEDAT 3.1
 
 
-def read_aedat3(path, drop_invalid: bool = True) -> dict:
+def read_aedat3(path, drop_invalid: bool = True) -> np.ndarray:
     """Read the polarity events of an AEDAT 3.1 file (e.g. a DVS128 Gesture recording).
 
     Layout: ASCII header lines starting with ``#`` (the first is
@@ -83,8 +166,8 @@ def read_aedat3(path, drop_invalid: bool = True) -> dict:
     Example:
         >>> from keras_trt.data import read_aedat3
         >>> ev = read_aedat3("DvsGesture/user01_fluorescent.aedat")  # doctest: +SKIP
-        >>> sorted(ev), ev["t"].dtype  # doctest: +SKIP
-        (['p', 't', 'x', 'y'], dtype('int64'))
+        >>> ev.dtype.names, ev["t"].dtype  # doctest: +SKIP
+        (('x', 'y', 't', 'p'), dtype('int64'))
     """
     path = require_file(path, "AEDAT 3.1 file", "Pass the path of a .aedat recording (e.g. DvsGesture/user01_fluorescent.aedat).")
     data = path.read_bytes()
@@ -171,8 +254,8 @@ def read_dvs_gesture_labels(path):
     return (arr[:, 0] - 1).astype(np.int32), arr[:, 1], arr[:, 2]
 
 
-def slice_events(events: dict, start: int, end: int) -> dict:
-    """The events with ``start <= t < end``.
+def slice_events(events, start: int, end: int) -> np.ndarray:
+    """The events with ``start <= t < end`` (an :data:`EVENT_DTYPE` array).
 
     Example:
         >>> import numpy as np
@@ -181,9 +264,8 @@ def slice_events(events: dict, start: int, end: int) -> dict:
         >>> slice_events(ev, 1, 3)["t"].tolist()
         [1, 2]
     """
-    _check_events(events)
-    mask = (events["t"] >= start) & (events["t"] < end)
-    return {k: np.asarray(events[k])[mask] for k in "txyp"}
+    events = as_events(events)
+    return events[(events["t"] >= start) & (events["t"] < end)]
 
 
 def dvs_gesture_samples(aedat_path, labels_path=None, drop_invalid: bool = True):
@@ -210,7 +292,7 @@ def dvs_gesture_samples(aedat_path, labels_path=None, drop_invalid: bool = True)
 # ----------------------------------------------------------------------------- AEDAT 2.0
 
 
-def read_aedat2(path, orientation: str = "spikingjelly") -> dict:
+def read_aedat2(path, orientation: str = "spikingjelly") -> np.ndarray:
     """Read a jAER AEDAT 2.0 file with DVS128 addresses (the CIFAR10-DVS format).
 
     Layout: ASCII header lines starting with ``#`` (``#!AER-DAT2.0`` first),
@@ -268,7 +350,7 @@ def read_aedat2(path, orientation: str = "spikingjelly") -> dict:
 # ----------------------------------------------------------------------------- ATIS .bin
 
 
-def read_atis_bin(path, handle_overflow: bool = True) -> dict:
+def read_atis_bin(path, handle_overflow: bool = True) -> np.ndarray:
     """Read an N-MNIST / N-Caltech101 ``.bin`` file (5 bytes per event).
 
     Byte 0 is x, byte 1 is y, then 24 big-endian bits: bit 23 polarity and
@@ -304,19 +386,6 @@ def read_atis_bin(path, handle_overflow: bool = True) -> dict:
 # ----------------------------------------------------------------------------- framing
 
 
-def _check_events(events):
-    try:
-        cols = [np.asarray(events[k]) for k in "txyp"]
-    except (KeyError, ValueError, IndexError, TypeError):
-        raise ValueError(
-            "events must be a dict (or structured array) with fields 't', 'x', 'y', 'p', "
-            "as returned by read_aedat3 / read_aedat2 / read_atis_bin."
-        ) from None
-    if len({c.shape for c in cols}) != 1 or cols[0].ndim != 1:
-        raise ValueError(f"events fields must be 1-D and of equal length, got shapes {[c.shape for c in cols]}.")
-    return cols
-
-
 def _segments(t: np.ndarray, frames: int, split_by: str) -> np.ndarray:
     """Frame index of each event (events sorted by t for 'time')."""
     n = t.size
@@ -330,12 +399,14 @@ def _segments(t: np.ndarray, frames: int, split_by: str) -> np.ndarray:
     return np.minimum((t - t[0]) // dt, frames - 1)
 
 
-def events_to_frames(events, frames: int, sensor_size=DVS128_SIZE, split_by: str = "number") -> np.ndarray:
+def events_to_frames(events, frames: int, sensor_size=DVS128_SIZE, split_by: str = "number",
+                     window=None) -> np.ndarray:
     """Integrate events into ``frames`` two-channel count frames -> [T, H, W, 2] float32.
 
     Channel ``c`` of frame ``i`` at pixel (y, x) counts the events of segment
-    ``i`` with that position and polarity ``p == c`` (``p != 0`` counts as 1).
-    Segments follow SpikingJelly's ``integrate_events_by_fixed_frames_number``:
+    ``i`` with that position and polarity ``c`` (channel 1: ``p > 0``, ON; channel 0: OFF; so
+    bool, 0/1 and -1/1 polarities alike). Segments follow SpikingJelly's
+    ``integrate_events_by_fixed_frames_number``:
 
     * ``split_by="number"``: with N events and ``d = N // T``, segment i holds
       events ``[i*d, (i+1)*d)`` and the last one runs to N;
@@ -345,11 +416,20 @@ def events_to_frames(events, frames: int, sensor_size=DVS128_SIZE, split_by: str
       Where SpikingJelly raises on an empty segment, an empty frame is
       returned here; a duration shorter than T us uses ``dt = 1``.
 
+    With ``window=(start, end)`` (microseconds) the bins are fixed instead, as a sensor streaming
+    in real time cuts them: segment i holds the events with
+    ``start + i*(end-start)/T <= t < start + (i+1)*(end-start)/T`` and events outside the window
+    are dropped. Then the frames keep the stream's timing: a stream played faster fills fewer
+    frames, a slower one is cut at ``end`` (``split_by`` must be ``"time"``).
+
     Args:
-        events: dict / structured array with ``t``, ``x``, ``y``, ``p``.
+        events: an event array (:func:`as_events`: Tonic's layout, any field order) or a dict
+            with ``t``, ``x``, ``y``, ``p``.
         frames: the number of frames T.
-        sensor_size: ``(H, W)``; every event must satisfy ``0 <= y < H``, ``0 <= x < W``.
+        sensor_size: ``(H, W)`` or Tonic's ``(W, H, P)``; every event must satisfy
+            ``0 <= y < H``, ``0 <= x < W``.
         split_by: ``"number"`` or ``"time"``.
+        window: ``(start, end)`` in microseconds for fixed time bins, or None.
 
     Example:
         >>> import numpy as np
@@ -358,35 +438,65 @@ def events_to_frames(events, frames: int, sensor_size=DVS128_SIZE, split_by: str
         >>> f = events_to_frames(ev, 2, sensor_size=(1, 2))
         >>> f.shape, f[1, 0, 1].tolist()
         ((2, 1, 2, 2), [0.0, 1.0])
+        >>> events_to_frames(ev, 2, sensor_size=(1, 2), split_by="time", window=(0, 8)).sum(axis=(1, 2, 3)).tolist()
+        [4.0, 0.0]
     """
-    t, x, y, p = _check_events(events)
+    events = as_events(events)
     if split_by not in ("number", "time"):
         raise ValueError(f"split_by must be 'number' or 'time', got {split_by!r}.")
     frames = int(frames)
     if frames < 1:
         raise ValueError(f"frames must be >= 1, got {frames}.")
-    try:
-        h, w = (int(v) for v in sensor_size)
-    except (TypeError, ValueError):
-        raise ValueError(f"sensor_size must be (H, W), got {sensor_size!r}.") from None
+    h, w = sensor_hw(sensor_size)
+    if window is not None:
+        if split_by != "time":
+            raise ValueError("window= gives fixed time bins: pass split_by='time' with it.")
+        try:
+            start, end = (int(v) for v in window)
+        except (TypeError, ValueError):
+            raise ValueError(f"window must be (start, end) in microseconds, got {window!r}.") from None
+        if end <= start:
+            raise ValueError(f"window must have end > start, got {window!r}.")
+        events = events[(events["t"] >= start) & (events["t"] < end)]
     out = np.zeros((frames, h, w, 2), np.float32)
-    if t.size == 0:
+    if events.size == 0:
         return out
-    x, y = x.astype(np.int64), y.astype(np.int64)
+    t, c = events["t"], events["p"].astype(np.int64)
+    x, y = events["x"].astype(np.int64), events["y"].astype(np.int64)
     if x.min() < 0 or y.min() < 0 or x.max() >= w or y.max() >= h:
         raise ValueError(
             f"events fall outside sensor_size=(H={h}, W={w}): x in [{x.min()}, {x.max()}], "
             f"y in [{y.min()}, {y.max()}]; pass the sensor's (H, W) (DVS128: (128, 128), "
-            "N-Caltech101: (180, 240), N-MNIST: (34, 34))."
+            "N-Caltech101: (180, 240), N-MNIST: (34, 34)) or Tonic's sensor_size (W, H, 2)."
         )
-    t = t.astype(np.int64)
-    c = (p != 0).astype(np.int64)
-    if split_by == "time" and np.any(np.diff(t) < 0):
-        order = np.argsort(t, kind="stable")
-        t, x, y, c = t[order], x[order], y[order], c[order]
-    seg = _segments(t, frames, split_by)
+    if window is not None:
+        # Integer arithmetic: bin i covers [start + i*span/T, start + (i+1)*span/T).
+        seg = ((t - start) * frames) // (end - start)
+    else:
+        if split_by == "time" and np.any(np.diff(t) < 0):
+            order = np.argsort(t, kind="stable")
+            t, x, y, c = t[order], x[order], y[order], c[order]
+        seg = _segments(t, frames, split_by)
     flat = ((seg * h + y) * w + x) * 2 + c
     out[...] = np.bincount(flat, minlength=frames * h * w * 2).reshape(frames, h, w, 2)
+    return out
+
+
+def streams_to_frames(streams, frames: int, sensor_size, split_by: str = "number", window=None) -> np.ndarray:
+    """:func:`events_to_frames` of every stream of a list -> [N, T, H, W, 2] float32.
+
+    The batch feeds ``model.fit`` or :func:`~keras_trt.data.from_arrays` (tf.data) as it is.
+
+    Example:
+        >>> from keras_trt.data import make_events, streams_to_frames
+        >>> streams = [make_events([0], [0], [5], [1]), make_events([1, 1], [0, 0], [1, 9], [0, 0])]
+        >>> streams_to_frames(streams, 2, (1, 2), split_by="time", window=(0, 10))[:, :, 0].sum(axis=1).tolist()
+        [[[0.0, 1.0], [0.0, 0.0]], [[0.0, 0.0], [2.0, 0.0]]]
+    """
+    h, w = sensor_hw(sensor_size)
+    out = np.zeros((len(streams), int(frames), h, w, 2), np.float32)
+    for i, events in enumerate(streams):
+        out[i] = events_to_frames(events, frames, (h, w), split_by, window)
     return out
 
 
