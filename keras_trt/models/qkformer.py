@@ -97,11 +97,11 @@ def qkformer(
         for index in range(depths[stage - 1]):
             prefix = f"stage{stage}_{index}"
             if stage == 3:
-                a = tokens.self_attention(h, f"{prefix}_attn", num_heads[2], scale, make, make_attention, "torch")
+                a = tokens.self_attention(h, f"{prefix}_attn", num_heads[2], scale, make, make_attention, "kaiming")
             else:
                 a = _token_attention(h, f"{prefix}_attn", num_heads[stage - 1], make, make_attention)
             h = keras.layers.Add(name=f"{prefix}_attn_add")([h, a])
-            m = tokens.mlp(h, hidden, f"{prefix}_mlp", make, init="torch", use_bias=True,
+            m = tokens.mlp(h, hidden, f"{prefix}_mlp", make, init="kaiming", use_bias=True,
                            names=("fc1", "bn1", "lif1", "fc2", "bn2", "lif2"))
             h = keras.layers.Add(name=f"{prefix}_mlp_add")([h, m])
         h = reversal.at(f"stage{stage}", h)
@@ -112,7 +112,7 @@ def qkformer(
 
 
 def _conv_bn(h, width, prefix, conv, bn, kernel_size=3, strides=1):
-    h = tokens.conv(h, width, f"{prefix}_{conv}", init="torch", use_bias=True, kernel_size=kernel_size, strides=strides)
+    h = tokens.conv(h, width, f"{prefix}_{conv}", init="kaiming", use_bias=True, kernel_size=kernel_size, strides=strides)
     return blocks.batch_norm(f"{prefix}_{bn}")(h)
 
 
@@ -147,14 +147,14 @@ def _patch_embed_stage(h, width, p, make):
 
 def _token_attention(h, prefix, num_heads, make, make_attention):
     channels = h.shape[-1]
-    qk = tokens.dense(h, 2 * channels, f"{prefix}_qk_conv_bn_0", init="torch", use_bias=False)
+    qk = tokens.dense(h, 2 * channels, f"{prefix}_qk_conv_bn_0", init="kaiming", use_bias=False)
     qk = blocks.batch_norm(f"{prefix}_qk_conv_bn_1")(qk)
     qk = make(f"{prefix}_qk_lif")(qk)
     gate = blocks.folded(layers.QKTokenSum(num_heads), f"{prefix}_q_sum")(qk)
     gate = make_attention(f"{prefix}_attn_lif")(gate)
     a = keras.layers.Concatenate(name=f"{prefix}_gate_concat")([gate, qk])
     a = blocks.folded(layers.QKTokenGate(num_heads), f"{prefix}_gate")(a)
-    a = tokens.dense(a, channels, f"{prefix}_proj_conv_bn_0", init="torch", use_bias=False)
+    a = tokens.dense(a, channels, f"{prefix}_proj_conv_bn_0", init="kaiming", use_bias=False)
     a = blocks.batch_norm(f"{prefix}_proj_conv_bn_1")(a)
     return make(f"{prefix}_proj_lif")(a)
 

@@ -81,7 +81,7 @@ def spike_driven_transformer(
     )
     make, make_attention = tokens.neuron_factories(neuron_options, attn_v_threshold, spike_driven_transformer)
     reversal = blocks.ReversalPoint(reverse_at, ["input", "stem"] + [f"block{i + 1}" for i in range(depths)], builder)
-    init = "torch"
+    init = "kaiming"
 
     x = keras.Input(input_shape, name="images")
     h = layers.RepeatTime(timesteps, name="repeat_time")(x)

@@ -22,8 +22,10 @@ from keras_trt.models import blocks
 
 #: Spikformer's initialisation of every Linear / Conv (``trunc_normal_(std=0.02)``).
 SPIKFORMER_INIT = dict(mean=0.0, stddev=0.02)
-#: PyTorch's default Conv / Linear kernel initialisation (``kaiming_uniform_(a=sqrt(5))``).
-TORCH_DEFAULT_INIT = dict(scale=1.0 / 3.0, mode="fan_in", distribution="uniform")
+#: The Spike-driven Transformer's and QKFormer's kernels: Kaiming-normal, fan-in (std
+#: ``sqrt(2 / fan_in)``, 2.4x PyTorch's default ``kaiming_uniform_(a=sqrt(5))``), so that a fresh
+#: network's neurons fire from the first step (the BatchNorms make the scale otherwise moot).
+KAIMING_INIT = dict(scale=2.0, mode="fan_in", distribution="untruncated_normal")
 
 #: Neuron defaults of the transformer builders: SpikingJelly's ``LIFNode`` (tau 2, sigmoid
 #: surrogate with alpha 4) with ``detach_reset=True`` as the Spikformer paper's neurons.
@@ -33,7 +35,7 @@ TRANSFORMER_NEURON_DEFAULTS = dict(surrogate="sigmoid")
 def initializer(kind):
     if kind == "spikformer":
         return keras.initializers.TruncatedNormal(**SPIKFORMER_INIT)
-    return keras.initializers.VarianceScaling(**TORCH_DEFAULT_INIT)
+    return keras.initializers.VarianceScaling(**KAIMING_INIT)
 
 
 def neuron_factories(neuron_options, attn_v_threshold, builder_fn):
