@@ -243,3 +243,32 @@ def test_other_reversal_points(point):
     reversal = model.get_layer("reversal")
     parent = reversal._inbound_nodes[0].parent_nodes[0].operation.name
     assert parent == {"input": "repeat_time", "block1": "blocks_0_mlp_add"}[point]
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="the traced program is inspected with jax.make_jaxpr")
+@pytest.mark.parametrize("name, kwargs, size, points", [
+    ("spikformer_cifar10", dict(embed_dims=32, num_heads=2, depths=1), 16, ("stem", "block1", "input")),
+    ("sdt_2_512_cifar", dict(embed_dims=32, num_heads=2, depths=1), 16, ("stem", "block1", "input")),
+    ("qkformer_10_384", dict(embed_dims=32, num_heads=(1, 2, 2), depths=(1, 0, 1)), 32, ("stem", "stage3", "input")),
+])
+def test_inference_program_is_the_plain_snn_wherever_the_reversal_is(name, kwargs, size, points):
+    """The TRT model's inference pass is the plain network: no time flip, and the same program
+    whatever the reversal point (the TRT training programs differ)."""
+    import jax
+
+    x = np.zeros((2, size, size, 3), "float32")
+
+    def primitives(model):
+        tv = [v.value for v in model.trainable_variables]
+        ntv = [v.value for v in model.non_trainable_variables]
+        jaxpr = jax.make_jaxpr(lambda a: model.stateless_call(tv, ntv, a, training=False)[0])(x)
+        return [str(e.primitive) for e in jaxpr.jaxpr.eqns], jaxpr
+
+    programs = [primitives(build(name, num_classes=4, timesteps=T, input_shape=(size, size, 3),
+                                 reverse_at=p, **kwargs)) for p in points]
+    prims, _ = programs[0]
+    assert "rev" not in prims
+    assert all(other == prims for other, _ in programs[1:])
+    with keras_trt.temporal.trt_branches():  # the TRT branches do flip time: the check can fail
+        assert "rev" in primitives(build(name, num_classes=4, timesteps=T, input_shape=(size, size, 3),
+                                         **kwargs))[0]
