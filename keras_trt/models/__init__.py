@@ -9,7 +9,10 @@
 Families: :mod:`~keras_trt.models.resnet` (spiking ResNet and SEW-ResNet, ImageNet/CIFAR
 stems, ResNet-19/20), :mod:`~keras_trt.models.vgg` (VGG-11-BN, VGGSNN),
 :mod:`~keras_trt.models.pointnet` (Spiking PointNet) and :mod:`~keras_trt.models.small`
-(the quickstart CNN). Shared pieces live in :mod:`~keras_trt.models.blocks`.
+(the quickstart CNN); the spiking transformers :mod:`~keras_trt.models.spikformer`,
+:mod:`~keras_trt.models.spike_driven` (Spike-driven Transformer) and
+:mod:`~keras_trt.models.qkformer`, with their token pieces in :mod:`~keras_trt.models.tokens`.
+Shared pieces live in :mod:`~keras_trt.models.blocks`.
 """
 
 from keras_trt.models import heads

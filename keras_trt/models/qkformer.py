@@ -173,10 +173,12 @@ def qkformer_10_384(**kwargs):
 
 def qkformer_10_768(**kwargs):
     """QKFormer-10-768, the paper's largest ImageNet network (HST-10-768, 84.22 % at T=4):
-    stages of 1, 2, 7 blocks at widths 192-384-768, 12 heads each, 224x224x3, 1000 classes.
+    stages of 1, 2, 7 blocks at widths 192-384-768, 12 heads each, 224x224x3, 1000 classes;
+    64,960,552 parameters.
 
     >>> import keras_trt
-    >>> model = keras_trt.models.qkformer_10_768(timesteps=4)      # doctest: +SKIP
+    >>> keras_trt.models.get_architecture('qkformer_10_768').defaults["name"]    # built on demand
+    'qkformer_10_768'
     """
     kwargs.setdefault("name", "qkformer_10_768")
     return qkformer(**{"embed_dims": 768, "num_heads": (12, 12, 12), "depths": (1, 2, 7), **kwargs})

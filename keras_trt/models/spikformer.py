@@ -157,7 +157,8 @@ def spikformer_cifar10(**kwargs):
 
 def spikformer_8_384(**kwargs):
     """Spikformer-8-384, the paper's smallest ImageNet network: 8 blocks, D=384, 12 heads, patch
-    16, 224x224x3, 1000 classes (SpikingJelly's ``Spikformer`` with those arguments).
+    16, 224x224x3, 1000 classes (SpikingJelly's ``Spikformer`` with those arguments); 16,797,592
+    parameters.
 
     >>> import keras_trt
     >>> model = keras_trt.models.spikformer_8_384(timesteps=4)
@@ -168,10 +169,11 @@ def spikformer_8_384(**kwargs):
 
 def spikformer_8_768(**kwargs):
     """Spikformer-8-768, the paper's largest ImageNet network (74.81 % at T=4): 8 blocks, D=768,
-    12 heads, patch 16, 224x224x3, 1000 classes.
+    12 heads, patch 16, 224x224x3, 1000 classes; 66,301,768 parameters (SpikingJelly's layout).
 
     >>> import keras_trt
-    >>> model = keras_trt.models.spikformer_8_768(timesteps=4)     # doctest: +SKIP
+    >>> keras_trt.models.get_architecture('spikformer_8_768').defaults["name"]    # built on demand
+    'spikformer_8_768'
     """
     kwargs.setdefault("name", "spikformer_8_768")
     return spikformer(**{"embed_dims": 768, "num_heads": 12, "depths": 8, "patch_size": 16, **kwargs})
