@@ -258,11 +258,20 @@ def test_inference_program_is_the_plain_snn_wherever_the_reversal_is(name, kwarg
 
     x = np.zeros((2, size, size, 3), "float32")
 
+    def walk(jaxpr):  # every primitive, inside nested (jit, custom-gradient) programs too
+        for e in jaxpr.eqns:
+            yield str(e.primitive)
+            for value in e.params.values():
+                for sub in value if isinstance(value, (tuple, list)) else (value,):
+                    sub = getattr(sub, "jaxpr", sub)
+                    if hasattr(sub, "eqns"):
+                        yield from walk(sub)
+
     def primitives(model):
         tv = [v.value for v in model.trainable_variables]
         ntv = [v.value for v in model.non_trainable_variables]
         jaxpr = jax.make_jaxpr(lambda a: model.stateless_call(tv, ntv, a, training=False)[0])(x)
-        return [str(e.primitive) for e in jaxpr.jaxpr.eqns], jaxpr
+        return list(walk(jaxpr.jaxpr)), jaxpr
 
     programs = [primitives(build(name, num_classes=4, timesteps=T, input_shape=(size, size, 3),
                                  reverse_at=p, **kwargs)) for p in points]
