@@ -137,12 +137,14 @@ from keras_trt.models.spikformer import (  # noqa: E402
     spikformer_ti,
 )
 
+# 16 tokens or more (64x64 at patch 16): with fewer, the attention neurons (threshold 0.5 on
+# 0.125 * Q K^T V) stay silent in a fresh narrow network.
 _TOKENS_SMALL = dict(embed_dims=32, num_heads=2, depths=1, timesteps=2)
 for _name, _fn, _small, _what in (
-    ("spikformer_ti", spikformer_ti, (32, 32, 3), "Spikformer-Ti (4 blocks, D=256), patch 16, 224x224, 1000 classes"),
-    ("spikformer_s", spikformer_s, (32, 32, 3), "Spikformer-S (6 blocks, D=384), patch 16, 224x224, 1000 classes"),
-    ("spikformer_8_384", spikformer_8_384, (32, 32, 3), "Spikformer-8-384 (paper, ImageNet), patch 16, 224x224"),
-    ("spikformer_8_768", spikformer_8_768, (32, 32, 3), "Spikformer-8-768 (paper, ImageNet), patch 16, 224x224"),
+    ("spikformer_ti", spikformer_ti, (64, 64, 3), "Spikformer-Ti (4 blocks, D=256), patch 16, 224x224, 1000 classes"),
+    ("spikformer_s", spikformer_s, (64, 64, 3), "Spikformer-S (6 blocks, D=384), patch 16, 224x224, 1000 classes"),
+    ("spikformer_8_384", spikformer_8_384, (64, 64, 3), "Spikformer-8-384 (paper, ImageNet), patch 16, 224x224"),
+    ("spikformer_8_768", spikformer_8_768, (64, 64, 3), "Spikformer-8-768 (paper, ImageNet), patch 16, 224x224"),
     ("spikformer_cifar10", spikformer_cifar10, (16, 16, 3), "Spikformer-4-384 for CIFAR, patch 4, 32x32, 10 classes"),
     ("sdt_8_384", sdt_8_384, (32, 32, 3), "Spike-driven Transformer-8-384, 224x224, 1000 classes"),
     ("sdt_8_768", sdt_8_768, (32, 32, 3), "Spike-driven Transformer-8-768 (paper, ImageNet), 224x224"),
@@ -155,7 +157,7 @@ for _name, _fn, _what in (
 ):
     register(
         _name, _fn, name=_name, description=_what,
-        small=dict(input_shape=(32, 32, 3), embed_dims=32, num_heads=(1, 2, 2), depths=(1, 1, 1), timesteps=2),
+        small=dict(input_shape=(64, 64, 3), embed_dims=32, num_heads=(1, 2, 2), depths=(1, 1, 1), timesteps=2),
     )
 del _name, _fn, _small, _what
 __all__ += [
