@@ -2,7 +2,7 @@
 
 >>> import keras_trt
 >>> keras_trt.models.list_architectures()
-['sew_resnet18', ..., 'sresnet18', ..., 'vggsnn']
+['qkformer_10_384', ..., 'sew_resnet18', ..., 'sresnet18', ..., 'vggsnn']
 >>> model = keras_trt.models.build("sresnet19", num_classes=10, timesteps=2)
 >>> model.compile("sgd", metrics=["accuracy"], trt=keras_trt.TRTConfig())
 
