@@ -13,6 +13,11 @@ NUM_CLASSES = 10
 TAU = 2.0
 THREADS = 2
 SEED = 1234
+#: The benchmarked network: "resnet18" (the CIFAR-stem spiking ResNet-18, default) or "spikformer"
+#: (Spikformer-4-384, SpikingJelly's ``spikformer_cifar10``). ``benchmarks.run --model`` sets it
+#: for its workers.
+MODEL = __import__("os").environ.get("KERAS_TRT_BENCH_MODEL", "resnet18")
+MODELS = ("resnet18", "spikformer")
 
 
 def limit_threads(framework):

@@ -7,13 +7,17 @@ import re
 
 import numpy as np
 
-from benchmarks.common import IMAGE, NUM_CLASSES
+from benchmarks.common import IMAGE, MODEL, NUM_CLASSES
 
-ARCH = "sresnet18_cifar"
+#: The registry architecture of each benchmarked network (common.MODEL).
+ARCHS = {"resnet18": "sresnet18_cifar", "spikformer": "spikformer_cifar10"}
+ARCH = ARCHS[MODEL]
 
 
 def build(timesteps, reverse_at="stem", **options):
-    """keras_trt's CIFAR-stem spiking ResNet-18 (LIF tau 2, hard reset, detach_reset, ATan)."""
+    """keras_trt's CIFAR-stem spiking ResNet-18 (LIF tau 2, hard reset, detach_reset, ATan), or
+    with ``KERAS_TRT_BENCH_MODEL=spikformer`` its Spikformer-4-384 (SpikingJelly's
+    ``spikformer_cifar10``: LIF tau 2, hard reset, detach_reset, sigmoid surrogate)."""
     import keras_trt
 
     return keras_trt.models.build(

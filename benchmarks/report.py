@@ -127,7 +127,7 @@ def markdown(record):
     ts = record["settings"]["timesteps"]
     v = m["versions"]
     lines = [
-        f"**Spiking ResNet-18 (CIFAR stem), B=32, {record['threads']} threads, medians** — "
+        f"**{'Spikformer-4-384 (spikformer_cifar10)' if record.get('benchmark', '').startswith('Spikformer') else 'Spiking ResNet-18 (CIFAR stem)'}, B=32, {record['threads']} threads, medians** — "
         f"{m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB; "
         f"keras {v.get('keras')}, TF {v.get('tensorflow')}, JAX {v.get('jax')}, torch {v.get('torch')}, "
         f"SpikingJelly {v.get('spikingjelly')}, snnTorch {v.get('snntorch')}; "

@@ -138,7 +138,12 @@ def parse_args(argv=None):
     p.add_argument("--no-check", action="store_true", help="skip the shared-weights equality check")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: T=2, 1 round of 1 step, no curve")
-    p.add_argument("--out", default=RESULTS, help="output folder (default benchmarks/results)")
+    p.add_argument("--model", default="resnet18", choices=common.MODELS,
+                   help="resnet18 (default) or spikformer (Spikformer-4-384 against SpikingJelly's "
+                        "spikformer_cifar10; keras-trt and spikingjelly only, no curve, no shared-weights "
+                        "check: tests/models/test_transformers.py checks the logits)")
+    p.add_argument("--out", default=None, help="output folder (default benchmarks/results, "
+                   "benchmarks/results/spikformer for --model spikformer)")
     p.add_argument("--readme", action="store_true", help="also update the headline table in README.md")
     p.add_argument("--timeout", type=float, default=900, help="seconds per worker command")
     p.add_argument("--omp-wait-policy", default="default",
@@ -150,6 +155,15 @@ def parse_args(argv=None):
     if args.quick:
         args.timesteps, args.rounds, args.steps, args.infer_steps, args.curve_backend = "2", 1, 1, 1, "none"
     args.frameworks = [f for f in args.frameworks.split(",") if f]
+    if args.model == "spikformer":
+        args.frameworks = [f for f in args.frameworks if f != "snntorch"]
+        args.curve_backend, args.no_check = "none", True
+    if args.out is None:
+        args.out = RESULTS if args.model == "resnet18" else os.path.join(RESULTS, args.model)
+    if args.readme and args.model != "resnet18":
+        raise SystemExit("--readme: the README's headline table is the ResNet-18's; run --model "
+                         f"{args.model} without --readme (its tables go to {args.out}).")
+    os.environ["KERAS_TRT_BENCH_MODEL"] = args.model  # the workers inherit it
     unknown = set(args.frameworks) - set(FRAMEWORKS + OPTIONAL)
     if unknown:
         p.error(f"unknown frameworks {sorted(unknown)}; choose from {FRAMEWORKS + OPTIONAL}")
@@ -239,8 +253,11 @@ def run(args):
     os.makedirs(args.out, exist_ok=True)
     log_dir = tempfile.mkdtemp(prefix="bench-logs-")
     record = {
-        "benchmark": "CIFAR-stem spiking ResNet-18, LIF tau=2 hard reset detach_reset ATan, "
-                     f"B={common.BATCH}, {common.NUM_CLASSES} classes, 32x32x3, SGD momentum 0.9",
+        "benchmark": (
+            "CIFAR-stem spiking ResNet-18, LIF tau=2 hard reset detach_reset ATan"
+            if args.model == "resnet18" else
+            "Spikformer-4-384 (spikformer_cifar10: patch 4, 12 heads), LIF tau=2 hard reset detach_reset sigmoid"
+        ) + f", B={common.BATCH}, {common.NUM_CLASSES} classes, 32x32x3, SGD momentum 0.9",
         "machine": common.machine(),
         "settings": {k: v for k, v in vars(args).items() if k not in ("out",)},
         "threads": common.THREADS,

@@ -200,7 +200,32 @@ def load_weights(net, weights):
                 tensor.copy_(value)
 
 
+class SJSpikformer(nn.Module):
+    """SpikingJelly 2.0's own ``spikformer_cifar10`` (its defaults: LIF tau 2, hard reset,
+    detach_reset, sigmoid surrogate, torch backend); logits averaged over its T outputs."""
+
+    def __init__(self, timesteps, num_classes=NUM_CLASSES):
+        super().__init__()
+        from spikingjelly.activation_based.model import spikformer
+
+        self.net = spikformer.spikformer_cifar10(T=timesteps, num_classes=num_classes)
+
+    def forward(self, x_seq):
+        return self.net(x_seq).mean(0)
+
+    def reset_state(self):
+        from spikingjelly.activation_based import functional
+
+        functional.reset_net(self.net)
+
+
 def build(framework, timesteps):
+    from benchmarks.common import MODEL
+
+    if MODEL == "spikformer":
+        if framework != "spikingjelly":
+            raise ValueError(f"{framework} has no Spikformer; benchmark it against spikingjelly")
+        return SJSpikformer(timesteps)
     if framework == "spikingjelly":
         return SJResNet18()
     if framework == "snntorch":

@@ -10,6 +10,13 @@ from keras_trt.temporal import (
     TemporalReversal,
     TimeFolded,
 )
+from keras_trt.transformer_layers import (
+    MaxPoolPadding2D,
+    QKTokenGate,
+    QKTokenSum,
+    SelfAttentionProduct,
+    TokenProductSum,
+)
 
 #: BatchNormalization settings for SNNs: PyTorch's pace (``momentum=0.1`` there is Keras'
 #: ``momentum=0.9``) and epsilon. With Keras' default ``momentum=0.99`` the moving variance still
@@ -44,4 +51,9 @@ __all__ = [
     "FiringRate",
     "TemporalReversal",
     "StarProduct",
+    "SelfAttentionProduct",
+    "QKTokenSum",
+    "QKTokenGate",
+    "TokenProductSum",
+    "MaxPoolPadding2D",
 ]

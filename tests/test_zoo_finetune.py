@@ -129,3 +129,20 @@ def test_bad_requests_name_the_fix(monkeypatch):
         heads.freeze_backbone(no_head)
     with pytest.raises(ValueError, match="named 'classifier'"):
         heads.backbone(no_head)
+
+
+def test_the_zoo_transformer_fine_tunes_after_load(monkeypatch):
+    """spikformer-mnist-t2 with a new head (even / odd digits): a few TRT steps on the frozen
+    backbone move the loss down; its backbone is the pooled token features [B, T, D]."""
+    from keras_trt.data import load_mnist5k
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (x, y), _ = load_mnist5k()
+    x, parity = x[:256], (y[:256] % 2).astype("int32")
+    keras.utils.set_random_seed(0)
+    model = zoo.load("spikformer-mnist-t2", num_classes=2, freeze_backbone=True)
+    model.jit_compile = False
+    assert {w.path for w in model.trainable_weights} == {"classifier/kernel", "classifier/bias"}
+    losses = model.fit(x, parity, epochs=3, batch_size=64, verbose=0).history["loss"]
+    assert losses[-1] < losses[0], losses
+    assert zoo.load("spikformer-mnist-t2", include_top=False).output_shape == (None, 2, 64)

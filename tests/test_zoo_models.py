@@ -28,8 +28,9 @@ def test_loads_by_name_offline(name, monkeypatch):
 
 
 DATASETS = {"smlp-basicmotions-t20": "basic_motions", "sresnet20-mnist-t2": "mnist",
-            "spointnet-mnistpoints-t2": "mnist_points"}
-FLOORS = {"smlp-basicmotions-t20": 0.95, "sresnet20-mnist-t2": 0.97, "spointnet-mnistpoints-t2": 0.90}
+            "spointnet-mnistpoints-t2": "mnist_points", "spikformer-mnist-t2": "mnist"}
+FLOORS = {"smlp-basicmotions-t20": 0.95, "sresnet20-mnist-t2": 0.97, "spointnet-mnistpoints-t2": 0.90,
+          "spikformer-mnist-t2": 0.97}
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))

@@ -16,6 +16,14 @@ The counting rules (the ones SNN papers use; :func:`keras_trt.analysis.profile` 
   pooling, the firing rate over T) ``in.numel() - out.numel()`` (``sum``/``mean``); an
   element-wise ``Add``/``Subtract`` ``nnz(a) + nnz(b)`` when both inputs are spikes, else
   ``out.numel()`` (``add``/``sub``).
+- **Attention products** (the spiking transformers' layers in :mod:`keras_trt.transformer_layers`):
+  a product of two **spike** operands is an AND and costs **one accumulate when both are 1**
+  (nothing otherwise); a product of a spike and a real value costs one accumulate when the spike
+  is 1; no multiply-accumulate arises, because each product has a spike factor. So Spikformer's
+  ``Q K^T V`` costs the co-active key/value pairs of ``K^T V`` plus, per Q spike, the non-zero
+  entries of its row of ``K^T V``; QKFormer's token attention one per Q spike; the Spike-driven
+  Transformer's ``sum K * V`` one per co-active pair, its mask of Q (a ``Multiply``) nothing.
+  Constant scales (0.125) are free: they fold into the next neuron's threshold.
 - Free: BatchNormalization (folded into the preceding convolution or Dense at inference),
   neurons' membrane updates (as in the energy estimates of SNN papers), max pooling (comparisons),
   ``Multiply`` (SpikingJelly counts no ``mul``), padding, reshapes, dropout.
@@ -134,7 +142,11 @@ def accumulates(layer, inputs, output):
     """
     from keras_trt import temporal
 
+    from keras_trt.transformer_layers import ATTENTION_LAYERS
+
     inner = inner_layer(layer)
+    if isinstance(inner, ATTENTION_LAYERS):
+        return inner.accumulates(inputs[0])
     if isinstance(inner, _AVG_POOLS):
         return int(output.size) * (int(math.prod(inner.pool_size)) - 1)
     if isinstance(inner, _GLOBAL_AVG_POOLS) or isinstance(inner, (temporal.StarProduct, temporal.FiringRate)):

@@ -104,6 +104,10 @@ def profile(model, x, batch_size=32):
       residual ``Add``/``Subtract`` ``nnz(a) + nnz(b)`` on two spike tensors, else
       ``out.numel()``. Not counted: BatchNormalization (folded into the layer before it at
       inference), the neurons' membrane updates, max pooling, ``Multiply``, reshapes.
+    - **Attention** (Spikformer, Spike-driven Transformer, QKFormer): a product of two spikes
+      costs one AC when both are 1, a product of a spike and a real value one AC when the spike
+      is 1, so the attention costs ACs and no MACs (``keras_trt.analysis.counting``; the
+      products are counted in the order the layers compute them, e.g. ``Q (K^T V)``).
     - **Energy**: ``4.6 pJ x MACs + 0.9 pJ x (SOPs + ACs)`` (45 nm, Horowitz, ISSCC 2014).
 
     Args:

@@ -8,6 +8,9 @@
 - :func:`load_torch_resnet`: SpikingJelly ``spiking_resnet`` / ``sew_resnet`` and torchvision
   ResNet-18/34 state dicts into the ResNets of :mod:`keras_trt.models`
   (:mod:`keras_trt.export.from_torch`); :func:`torch_resnet_state_dict` goes the other way.
+- :func:`load_torch_transformer`: SpikingJelly 2.0 Spikformer, Spike-driven Transformer and
+  QKFormer state dicts into :mod:`keras_trt.models`' transformers
+  (:mod:`keras_trt.export.from_torch_transformers`).
 
 >>> import keras_trt
 >>> from keras_trt.export import load_torch_resnet, to_nir
@@ -23,9 +26,10 @@ from keras_trt.export.from_torch import (
     torch_resnet_key_map,
     torch_resnet_state_dict,
 )
+from keras_trt.export.from_torch_transformers import load_torch_transformer, torch_transformer_key_map
 from keras_trt.export.to_nir import NIRExportError, to_nir
 
 __all__ = [
     "ImportReport", "NIRExportError", "load_torch_resnet", "read_state_dict", "to_nir",
-    "torch_resnet_key_map", "torch_resnet_state_dict",
+    "torch_resnet_key_map", "torch_resnet_state_dict", "load_torch_transformer", "torch_transformer_key_map",
 ]

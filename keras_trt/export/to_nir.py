@@ -91,6 +91,7 @@ def to_nir(model, dt=1e-4):
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise NIRExportError("to_nir exports models with one input and one output.")
     nodes = _graph.functional_nodes(model, "to_nir")
+    _refuse_attention(nodes)
     consumers = {}
     for layer, inputs, _ in nodes:
         for t in inputs:
@@ -334,6 +335,21 @@ class _Builder:
         perm = np.arange(int(np.prod(value.shape))).reshape(value.shape)
         perm = np.moveaxis(perm, -1, 0).ravel()
         return _Value((layer.name,), (perm.size,), perm=perm)
+
+
+def _refuse_attention(nodes):
+    """Transformers are refused up front, naming their first attention layer (not the stem's
+    max-pool that the walk would reach first)."""
+    from keras_trt.transformer_layers import ATTENTION_LAYERS
+
+    for layer, _, _ in nodes:
+        inner = layer.layer if isinstance(layer, keras.layers.Wrapper) else layer
+        if isinstance(inner, ATTENTION_LAYERS):
+            raise NIRExportError(
+                f"Layer {layer.name!r} ({type(inner).__name__}) is spiking attention, a product of two "
+                "spike tensors computed at every step: NIR has no product node, so the spiking transformers "
+                "do not export to NIR. Export them to ONNX instead: model.export('model.onnx', format='onnx')."
+            )
 
 
 def _bias(inner):

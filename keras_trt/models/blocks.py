@@ -97,11 +97,11 @@ def batch_norm(name):
     return layers.batch_norm(name=name)
 
 
-def conv2d(h, filters, kernel_size, *, strides=1, name, use_bias=False):
+def conv2d(h, filters, kernel_size, *, strides=1, name, use_bias=False, kernel_initializer=None):
     """A PyTorch-exact 2-D convolution (``padding=kernel_size // 2``) on ``[B, T, H, W, C]``.
 
     With ``strides > 1`` the symmetric padding is an explicit ``ZeroPadding2D`` named
-    ``f"{name}_pad"``.
+    ``f"{name}_pad"``. ``kernel_initializer`` defaults to Kaiming-normal fan-out (:data:`CONV_INIT`).
     """
     pad = kernel_size // 2
     if strides > 1 and pad:
@@ -115,7 +115,7 @@ def conv2d(h, filters, kernel_size, *, strides=1, name, use_bias=False):
         strides=strides,
         padding=padding,
         use_bias=use_bias,
-        kernel_initializer=keras.initializers.VarianceScaling(**CONV_INIT),
+        kernel_initializer=kernel_initializer or keras.initializers.VarianceScaling(**CONV_INIT),
     )
     return folded(conv, name)(h)
 

@@ -8,7 +8,7 @@ moment it is registered.
 
 >>> import keras_trt
 >>> keras_trt.models.list_architectures()[:3]
-['sew_resnet18', 'sew_resnet18_cifar', 'sew_resnet34']
+['qkformer_10_384', 'qkformer_10_768', 'sdt_2_512_cifar']
 >>> model = keras_trt.models.build("sresnet18_cifar", num_classes=100, timesteps=2)
 """
 

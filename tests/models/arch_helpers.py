@@ -73,7 +73,8 @@ def inputs_for(model, n=BATCH, seed=0):
 
 
 def activate(model, seed=0):
-    """Randomises BatchNorm statistics and affine parameters, and hidden Dense layers that feed
+    """Randomises BatchNorm statistics and affine parameters (and the kernels of the transformers),
+    and hidden Dense layers that feed
     a neuron without a BatchNorm in between, so that neurons fire at every depth of a freshly
     initialised small network and logit comparisons are not between constants."""
     rng = np.random.default_rng(seed)
@@ -89,6 +90,15 @@ def activate(model, seed=0):
                 if variable is not None:
                     variable.assign(draw(variable.shape).astype("float32"))
     names = {layer.name for layer in model.layers}
+    if any(name.startswith("patch_embed") for name in names):
+        # Transformers: Spikformer's init (std 0.02) under random BN statistics gives features that
+        # hardly depend on the input; kernels of unit gain (std 1.5 / sqrt(fan_in)) do.
+        for layer in model.layers:
+            inner = getattr(layer, "layer", None)
+            if isinstance(inner, (keras.layers.Conv2D, keras.layers.Dense)):
+                shape = inner.kernel.shape
+                fan_in = int(np.prod(shape[:-1]))
+                inner.kernel.assign(rng.normal(0.0, 1.5 / fan_in**0.5, shape).astype("float32"))
     for layer in model.layers:
         inner = getattr(layer, "layer", None)
         if (

@@ -168,8 +168,9 @@ def test_structure(name, saved):
 
 @pytest.mark.parametrize("name", ARCHS)
 def test_default_reversal_point(name, saved):
-    """Static inputs: the reversal follows the stem's neuron (or the stem's max-pool), so the
-    stem runs once per sample under TRT. Temporal inputs: the reversal takes the input."""
+    """Static inputs: the reversal follows the stem's neuron (or the stem's max-pool; for the
+    transformers, the patch stem), so the stem runs once per sample under TRT. Temporal inputs:
+    the reversal takes the input."""
     model = _record(saved, name)["model"]
     reversal = next(l for l in model.layers if isinstance(l, trt_layers.TemporalReversal))
     if not any(isinstance(l, trt_layers.RepeatTime) for l in model.layers):
@@ -188,6 +189,12 @@ def test_default_reversal_point(name, saved):
         if l.name in upstream and isinstance(l, (trt_layers.LIF, trt_layers.ParametricLIF))
         and not l.name.startswith("stn_")  # PointNet's input transform runs on the input
     ]
+    if any(l.name.startswith("patch_embed") for l in model.layers):
+        # Transformers: the reversal follows the whole patch stem (several spiking layers).
+        parent = reversal._inbound_nodes[0].parent_nodes[0].operation.name
+        assert parent in ("patch_embed_tokens", "patch_embed1_tokens"), parent
+        assert neurons and all(n.startswith("patch_embed") for n in neurons), neurons
+        return
     assert len(neurons) == 1, f"neurons before the reversal: {neurons}"
 
 
