@@ -53,9 +53,9 @@ def qkformer(
             ``4 * num_heads[0]``, ``2 * num_heads[1]``, ``num_heads[2]``).
         num_heads: heads per stage (three integers).
         depths: blocks per stage (three non-negative integers; 10 in all for QKFormer-10).
-        mlp_ratio, num_classes (default 1000), timesteps, input_shape (default 224x224x3),
-            width_multiplier, attn_v_threshold, scale, neuron options: as
-            :func:`~keras_trt.models.spikformer`.
+        mlp_ratio, num_classes, timesteps, input_shape, width_multiplier, attn_v_threshold: as
+            :func:`~keras_trt.models.spikformer` (defaults 1000 classes, 224x224x3 inputs;
+            ``scale`` and the neuron options likewise).
         reverse_at: ``"input"``, ``"stem"`` (after ``patch_embed1``, default), ``"stage1"``,
             ``"stage2"`` or ``"stage3"``.
 

@@ -57,9 +57,9 @@ def spike_driven_transformer(
         pooling_stat: four ``"0"``/``"1"`` flags: max-pool after stem stage 1..4. Default
             ``"1111"`` (downsampling 16) gives 224x224x3 inputs and 1000 classes; any other gives
             32x32x3 and 10.
-        num_classes, timesteps, input_shape, width_multiplier, reverse_at (``"input"``,
-            ``"stem"``, ``"blockN"``), attn_v_threshold, neuron options: as
-            :func:`~keras_trt.models.spikformer`.
+        num_classes, timesteps, input_shape, width_multiplier, reverse_at, attn_v_threshold: as
+            :func:`~keras_trt.models.spikformer` (``reverse_at``: ``"input"``, ``"stem"`` or
+            ``"blockN"``; neuron options likewise).
 
     >>> import keras_trt
     >>> model = keras_trt.models.spike_driven_transformer(embed_dims=32, num_heads=2, depths=1,

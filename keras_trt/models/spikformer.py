@@ -55,8 +55,8 @@ def spikformer(
         mlp_ratio: hidden width of the MLPs over D.
         patch_size: 1, 2, 4, 8 or 16: the stem max-pools ``log2(patch_size)`` times (in its last
             stages). Default 4 gives 32x32x3 inputs and 10 classes, 16 gives 224x224x3 and 1000.
-        num_classes, timesteps, input_shape, width_multiplier (scales D, rounded to a multiple of
-            ``lcm(8, num_heads)``): as every builder.
+        num_classes, timesteps, input_shape, width_multiplier: as every builder
+            (``width_multiplier`` scales D, rounded to a multiple of ``lcm(8, num_heads)``).
         reverse_at: ``"input"``, ``"stem"`` (default) or ``"block1"`` ... ``"blockN"``.
         attn_v_threshold: threshold of the attention neuron (0.5 in the paper and SpikingJelly).
         scale: the attention's constant factor (0.125).
