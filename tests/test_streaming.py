@@ -20,7 +20,7 @@ from keras_trt.models import heads
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "models"))
 import reference  # noqa: E402
-from arch_helpers import activate, build, inputs_for  # noqa: E402
+from arch_helpers import activate, architectures_under_test, build, inputs_for  # noqa: E402
 
 JAX = keras.backend.backend() == "jax"
 T_STATIC = 5  # static-input models are built with T = 5: chunks of 2 and 3 leave a remainder
@@ -78,7 +78,7 @@ def _whole_sequence(model, x):
     return spikes, keras.ops.convert_to_numpy(logits), running
 
 
-@pytest.mark.parametrize("name", models.list_architectures())
+@pytest.mark.parametrize("name", architectures_under_test())
 def test_chunked_stream_equals_the_whole_sequence(name):
     model = _small(name)
     x = inputs_for(model, n=2)

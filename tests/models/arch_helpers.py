@@ -8,6 +8,26 @@ import numpy as np
 
 BATCH, CLASSES = 2, 5
 
+# Registered configurations whose small test instance is the very network of another's: the
+# small kwargs override every argument in which the two differ (width, depth, heads), so
+# testing both proves nothing more. The per-architecture tests run the first of each group;
+# test_architectures.py::test_same_small_instance checks that each pair builds equal configs,
+# and the full-size configurations' parameter counts are tested in test_transformers.py.
+SAME_SMALL_INSTANCE = {
+    "spikformer_s": "spikformer_ti",
+    "spikformer_8_384": "spikformer_ti",
+    "spikformer_8_768": "spikformer_ti",
+    "sdt_8_768": "sdt_8_384",
+    "qkformer_10_768": "qkformer_10_384",
+}
+
+
+def architectures_under_test():
+    """The registry's architectures, less those in SAME_SMALL_INSTANCE."""
+    from keras_trt import models
+
+    return [name for name in models.list_architectures() if name not in SAME_SMALL_INSTANCE]
+
 
 @contextlib.contextmanager
 def numpy_initializers(seed=0):
@@ -118,3 +138,21 @@ def to_numpy(x):
 def predict(model, x):
     """Inference logits by a direct call (no compiled predict function per model)."""
     return to_numpy(model(x, training=False))
+
+
+def forward(model, x, training=False):
+    """``model(x, training=training)`` as NumPy (each output of a multi-output model); jit-compiled on JAX, a direct call elsewhere.
+
+    Speed only: eager JAX compiles every op on its own (a direct call of a small transformer
+    took 15-30 s here, the jit-compiled call a few seconds). Training-mode batch statistics are
+    computed the same way; the updated moving statistics are discarded.
+    """
+    if keras.backend.backend() != "jax":
+        return keras.tree.map_structure(to_numpy, model(x, training=training))
+    import jax
+
+    def call(trainable, non_trainable, inputs):
+        return model.stateless_call(trainable, non_trainable, inputs, training=training)[0]
+
+    values = [v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables]
+    return keras.tree.map_structure(np.asarray, jax.jit(call)(*values, x))

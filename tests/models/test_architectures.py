@@ -7,10 +7,11 @@ product, classifier), one TRT training step, the ``.keras`` round trip, and a re
 of the two other backends with equal logits.
 
 Speed: all models are built and saved first; the other backends then load all of them in one
-subprocess each, running in the background while this process tests them. The train step runs
-eagerly (``run_eagerly=True``): compiling a ResNet-34 TRT step costs ~10 s per backend on a
-small CPU, and the compiled TRT step itself is tested in tests/test_trt_step.py and
-tests/test_trt_model.py.
+subprocess each, running in the background while this process tests them. On TensorFlow and
+torch the train step and the logits run eagerly (compiling a ResNet-34 TRT step costs ~10 s on
+a small CPU; the compiled step is tested in tests/test_trt_step.py and tests/test_trt_model.py).
+On JAX, whose eager ops compile one by one (a first eager TRT step of the small QKFormer took
+69 s here, its jit-compiled step 15 s), both are compiled.
 """
 
 import json
@@ -23,15 +24,26 @@ import numpy as np
 import pytest
 
 import keras_trt
-from arch_helpers import BATCH, CLASSES, activate, inputs_for, numpy_initializers, predict, small_model
+from arch_helpers import (
+    BATCH, CLASSES, SAME_SMALL_INSTANCE, activate, inputs_for, numpy_initializers, predict, small_model,
+    architectures_under_test,
+)
 from backend_utils import ALL_BACKENDS, BACKEND
 from keras_trt import layers as trt_layers
 from keras_trt import models
 
-ARCHS = models.list_architectures()
+ARCHS = architectures_under_test()
 OTHER_BACKENDS = [b for b in ALL_BACKENDS if b != BACKEND]
 TRT_LOGS = {"loss", "task_loss", "reversed_loss", "consistency_loss", "star_loss"}
 LOADER = os.path.join(os.path.dirname(__file__), "_load_models_and_predict.py")
+
+
+JAX = keras.backend.backend() == "jax"
+
+
+def _logits(model, x):
+    """Inference logits: compiled on JAX (see the module's docstring), a direct call elsewhere."""
+    return np.asarray(model.predict_on_batch(x)) if JAX else predict(model, x)
 
 
 class _Failed:
@@ -51,7 +63,7 @@ def saved(tmp_path_factory):
         try:
             model = small_model(name)
             activate(model)
-            model.compile(keras.optimizers.SGD(0.05), trt=keras_trt.TRTConfig(), run_eagerly=True)
+            model.compile(keras.optimizers.SGD(0.05), trt=keras_trt.TRTConfig(), run_eagerly=not JAX)
             x = inputs_for(model)
             path, x_path = os.path.join(root, f"{name}.keras"), os.path.join(root, f"{name}.npy")
             model.save(path)
@@ -108,7 +120,7 @@ def ran(saved):
             try:
                 record = _record(saved, name)
                 model, x = record["model"], record["x"]
-                logits_before = predict(model, x)
+                logits_before = _logits(model, x)
                 before = {v.path: np.array(v) for v in model.trainable_variables}
                 logs = model.train_on_batch(x, np.arange(BATCH) % CLASSES, return_dict=True)
                 after = {v.path: np.array(v) for v in model.trainable_variables}
@@ -141,6 +153,19 @@ def reloaded(saved):
 def test_registry_lists_the_families():
     assert {"sresnet18", "sresnet34", "sresnet19", "sresnet20", "sew_resnet34", "svgg11", "vggsnn",
             "spointnet", "spiking_cnn"} <= set(ARCHS)
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("name, same_as", sorted(SAME_SMALL_INSTANCE.items()))
+def test_same_small_instance(name, same_as):
+    """The configurations left out of the per-architecture tests build the network they stand for."""
+
+    def config(arch):
+        keras.backend.clear_session()  # the same automatic layer names in both builds
+        return json.dumps(small_model(arch).get_config(), sort_keys=True, default=str).replace(arch, "<name>")
+
+    assert name in models.list_architectures() and same_as in ARCHS
+    assert config(name) == config(same_as)
 
 
 @pytest.mark.parametrize("name", ARCHS)
@@ -221,7 +246,7 @@ def test_keras_round_trip(name, ran):
     assert isinstance(loaded, keras_trt.TRTModel)
     assert loaded.trt_config == keras_trt.TRTConfig()
     assert [l.name for l in loaded.layers] == [l.name for l in record["model"].layers]
-    np.testing.assert_allclose(predict(loaded, record["x"]), record["logits_before"], atol=1e-6)
+    np.testing.assert_allclose(_logits(loaded, record["x"]), record["logits_before"], atol=1e-6)
 
 
 @pytest.mark.parametrize("other", OTHER_BACKENDS)
