@@ -85,6 +85,25 @@ class _Running:
         self.total, self.n = None, 0
 
 
+def _torch_stepper(body, head, fc, reset_neurons, static):
+    """``(step, reset, static)`` of a PyTorch stream: ``head`` gives the step's features, the
+    classifier ``fc`` reads their running rate; ``reset_neurons`` clears the membranes."""
+    import torch
+
+    body.eval()
+    running = _Running(fc)
+
+    def step(x):
+        with torch.no_grad():
+            return running(head(x))
+
+    def reset():
+        reset_neurons()
+        running.reset()
+
+    return step, reset, static
+
+
 def _sj_stream(net, batch):
     import torch
     import torch.nn as nn
@@ -116,23 +135,11 @@ def _sj_stream(net, batch):
             return torch.flatten(res.avgpool(x), 1)
 
         body = res
-    body.eval()
-    running = _Running(fc)
-
-    def step(x):
-        with torch.no_grad():
-            return running(head(x))
-
-    def reset():
-        functional.reset_net(body)
-        running.reset()
-
-    return step, reset, net != "mlp"
+    return _torch_stepper(body, head, fc, lambda: functional.reset_net(body), net != "mlp")
 
 
 # ----------------------------------------------------------------------------- snnTorch
 def _snntorch_stream(net, batch):
-    import torch
     import torch.nn as nn
 
     from benchmarks import torch_nets
@@ -179,20 +186,13 @@ def _snntorch_stream(net, batch):
             return x.mean((2, 3))
 
         body = res
-    body.eval()
-    running = _Running(fc)
 
-    def step(x):
-        with torch.no_grad():
-            return running(head(x))
-
-    def reset():
+    def reset_neurons():
         for m in body.modules():
             if isinstance(m, StatefulLIF):
                 m.mem = None
-        running.reset()
 
-    return step, reset, net != "mlp"
+    return _torch_stepper(body, head, fc, reset_neurons, net != "mlp")
 
 
 # ----------------------------------------------------------------------------- worker

@@ -16,6 +16,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = f"{ROOT}/.venv/bin/python"
 
 
+def _smlp():
+    """The probes' model: a small TRT spiking MLP on [B, 6, 5] series, 3 classes, seed 0."""
+    import keras
+    import keras_trt
+
+    keras.utils.set_random_seed(0)
+    m = keras_trt.models.build("smlp", input_shape=(6, 5), hidden=(8, 8), num_classes=3)
+    m.compile("adam", metrics=["accuracy"], trt=True)
+    return m
+
+
 def model_cases():
     import numpy as np
     import keras
@@ -28,11 +39,7 @@ def model_cases():
     x = rng.normal(size=(32, 6, 5)).astype("float32")
     y = rng.integers(0, 3, 32)
 
-    def build():
-        keras.utils.set_random_seed(0)
-        m = keras_trt.models.build("smlp", input_shape=(6, 5), hidden=(8, 8), num_classes=3)
-        m.compile("adam", metrics=["accuracy"], trt=True)
-        return m
+    build = _smlp
 
     def case(name, fn, expect_error, keys=(), check=None):
         try:
@@ -121,11 +128,7 @@ def distributed_cases():
     x = rng.normal(size=(45, 6, 5)).astype("float32")
     y = rng.integers(0, 3, 45)
 
-    def build():
-        keras.utils.set_random_seed(0)
-        m = keras_trt.models.build("smlp", input_shape=(6, 5), hidden=(8, 8), num_classes=3)
-        m.compile("adam", metrics=["accuracy"], trt=True)
-        return m
+    build = _smlp
 
     one = build()
     ref = one.evaluate(x[:41], y[:41], batch_size=8, verbose=0)

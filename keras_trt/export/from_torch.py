@@ -305,6 +305,26 @@ def _short(keys, limit=8):
     return ", ".join(keys[:limit]) + more
 
 
+def state_dict_mismatch(model, missing, unexpected, hint):
+    """The KeyError of a strict import whose keys do not match: how many, the first few, the fix."""
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing key(s): {_short(missing)}")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected key(s): {_short(unexpected)}")
+    return KeyError(f"The state dict does not match {model.name!r}: " + "; ".join(parts) + ". Hint: " + hint + ".")
+
+
+def assign_and_report(updates, wanted, checkpoint_keys, skipped, missing, unexpected):
+    """Assigns the checked ``(variable, value)`` pairs (all shapes checked first: a failed import
+    changes nothing) and returns the :class:`ImportReport`."""
+    for variable, value in updates:
+        variable.assign(value.astype(variable.dtype))
+    return ImportReport(
+        loaded=sorted(wanted & checkpoint_keys), skipped=skipped, missing=missing, unexpected=unexpected
+    )
+
+
 def load_torch_resnet(model, state_dict_or_path, *, strict=True, skip_classifier=False):
     """Copies PyTorch ResNet weights into a ResNet built by :mod:`keras_trt.models`.
 
@@ -350,18 +370,7 @@ def load_torch_resnet(model, state_dict_or_path, *, strict=True, skip_classifier
     missing = sorted(wanted - checkpoint_keys)
     unexpected = sorted(checkpoint_keys - set(mapping))
     if strict and (missing or unexpected):
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing key(s): {_short(missing)}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected key(s): {_short(unexpected)}")
-        raise KeyError(
-            f"The state dict does not match {model.name!r}: "
-            + "; ".join(parts)
-            + ". Hint: "
-            + _key_hints(missing, unexpected, checkpoint_keys, mapping)
-            + "."
-        )
+        raise state_dict_mismatch(model, missing, unexpected, _key_hints(missing, unexpected, checkpoint_keys, mapping))
     updates = []
     for key in [k for k in mapping if k in wanted and k in checkpoint_keys]:  # network order
         variable, kind = mapping[key]
@@ -374,9 +383,5 @@ def load_torch_resnet(model, state_dict_or_path, *, strict=True, skip_classifier
                 f"{got}, the model expects {_torch_shape(expected, kind)} (PyTorch layout). "
                 + _shape_hint(key, _torch_shape(expected, kind), got)
             )
-        updates.append((variable, value.astype(variable.dtype)))
-    for variable, value in updates:
-        variable.assign(value)
-    return ImportReport(
-        loaded=sorted(wanted & checkpoint_keys), skipped=skipped, missing=missing, unexpected=unexpected
-    )
+        updates.append((variable, value))
+    return assign_and_report(updates, wanted, checkpoint_keys, skipped, missing, unexpected)

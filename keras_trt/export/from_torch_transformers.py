@@ -30,9 +30,9 @@ from keras_trt import neurons
 from keras_trt.export.from_torch import (
     _BN_KEYS,
     _IGNORED_SUFFIXES,
-    ImportReport,
-    _short,
+    assign_and_report,
     read_state_dict,
+    state_dict_mismatch,
 )
 
 _TORCH_HEAD = "head"
@@ -142,16 +142,11 @@ def load_torch_transformer(model, state_dict_or_path, *, strict=True, skip_class
     if skip_classifier:
         unexpected = [k for k in unexpected if not k.startswith(_TORCH_HEAD + ".")]
     if strict and (missing or unexpected):
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing key(s) or layer(s): {_short(missing)}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected key(s): {_short(unexpected)}")
-        raise KeyError(
-            f"The state dict does not match {model.name!r}: " + "; ".join(parts) + ". Hint: build the model "
-            "with the checkpoint's family and depths (blocks.N / stageS.N keys), its patch stem (patch_size, "
-            "pooling_stat) and neuron type ('.w' keys: neuron='plif'), or pass strict=False to load the keys "
-            "that match."
+        raise state_dict_mismatch(
+            model, missing, unexpected,
+            "build the model with the checkpoint's family and depths (blocks.N / stageS.N keys), its patch "
+            "stem (patch_size, pooling_stat) and neuron type ('.w' keys: neuron='plif'), or pass strict=False "
+            "to load the keys that match",
         )
     updates = []
     for key in sorted(k for k in wanted if k in checkpoint_keys):
@@ -163,12 +158,8 @@ def load_torch_transformer(model, state_dict_or_path, *, strict=True, skip_class
                 f"the model {tuple(variable.shape)} (Keras layout). Build the model with the checkpoint's widths "
                 "(embed_dims, mlp_ratio) and num_classes, or pass skip_classifier=True for another head."
             )
-        updates.append((variable, value.astype(variable.dtype)))
-    for variable, value in updates:
-        variable.assign(value)
-    return ImportReport(
-        loaded=sorted(wanted & checkpoint_keys), skipped=skipped, missing=missing, unexpected=unexpected
-    )
+        updates.append((variable, value))
+    return assign_and_report(updates, wanted, checkpoint_keys, skipped, missing, unexpected)
 
 
 __all__ = ["load_torch_transformer", "torch_transformer_key_map"]
