@@ -18,6 +18,23 @@ ZOO = Path(__file__).resolve().parents[1] / "zoo"
 PRESET_FILES = ("config.json", "model.weights.h5", "metadata.json", "README.md")
 
 
+def builder_input_shape(architecture, input_shape):
+    """The builder's ``input_shape`` for a model whose inputs are ``input_shape`` per sample.
+
+    Builders of event-frame models (VGGSNN and the other image builders given frames) take one
+    frame, ``(H, W, C)``, and T apart, while the model's inputs are ``(T, H, W, C)``; sequence
+    builders take ``(T, F)`` whole. The registry's small instance says which: its input_shape has
+    one axis fewer when T is taken apart.
+    """
+    from keras_trt import models
+
+    small = models.get_architecture(architecture).small.get("input_shape")
+    input_shape = list(input_shape)
+    if small is not None and len(input_shape) == len(small) + 1:
+        return input_shape[1:]
+    return input_shape
+
+
 def add(preset, notes="", zoo_dir=ZOO):
     from keras_trt import zoo
     from keras_trt.zoo.integrity import hash_files
@@ -41,7 +58,8 @@ def add(preset, notes="", zoo_dir=ZOO):
     card = dict(
         schema_version=1, name=name, architecture=extra["architecture"],
         build=dict(num_classes=meta["num_classes"], timesteps=meta["timesteps"],
-                   input_shape=meta["input_shape"], **extra.get("build", {})),
+                   input_shape=builder_input_shape(extra["architecture"], meta["input_shape"]),
+                   **extra.get("build", {})),
         dataset=meta["dataset"], timesteps=meta["timesteps"], num_classes=meta["num_classes"],
         input_shape=meta["input_shape"],
         parameters=meta["parameters"],
