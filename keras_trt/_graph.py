@@ -3,6 +3,11 @@
 import keras
 
 
+def inner_layer(layer):
+    """The layer a :class:`~keras_trt.layers.TimeFolded` (or any Keras ``Wrapper``) applies."""
+    return layer.layer if isinstance(layer, keras.layers.Wrapper) else layer
+
+
 def functional_nodes(model, purpose):
     """``[(layer, input KerasTensors, output KerasTensors)]`` of ``model``'s own graph, in order.
 

@@ -37,6 +37,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_trt._graph import inner_layer
+
 #: Energy per operation at 45 nm, 32-bit floating point (Horowitz, ISSCC 2014).
 ENERGY_PJ_PER_MAC = 4.6
 ENERGY_PJ_PER_AC = 0.9
@@ -49,11 +51,6 @@ _AVG_POOLS = (keras.layers.AveragePooling1D, keras.layers.AveragePooling2D, kera
 _GLOBAL_AVG_POOLS = (keras.layers.GlobalAveragePooling1D, keras.layers.GlobalAveragePooling2D,
                      keras.layers.GlobalAveragePooling3D)
 _ELEMENTWISE_ADDS = (keras.layers.Add, keras.layers.Subtract)
-
-
-def inner_layer(layer):
-    """The layer a :class:`~keras_trt.layers.TimeFolded` (or any Keras ``Wrapper``) applies."""
-    return layer.layer if isinstance(layer, keras.layers.Wrapper) else layer
 
 
 def is_synaptic(layer):
@@ -141,7 +138,6 @@ def accumulates(layer, inputs, output):
     ``inputs`` is the list of input arrays, ``output`` the output array (whole batch).
     """
     from keras_trt import temporal
-
     from keras_trt.transformer_layers import ATTENTION_LAYERS
 
     inner = inner_layer(layer)

@@ -89,6 +89,7 @@ class LiveFrames:
                     f"y in [{y.min()}, {y.max()}]; build LiveFrames with the sensor's (H, W)."
                 )
             frame = (t - self.start) // self.bin_us  # absolute frame index of each event
+            channel = events["p"].astype(np.int64) > 0
             late = frame < self.frames_closed
             if late.any():
                 first = int(t[late].min())
@@ -103,10 +104,7 @@ class LiveFrames:
                     self._warned = True
                 self.dropped += int(late.sum())
                 keep = ~late
-                frame, x, y = frame[keep], x[keep], y[keep]
-                channel = events["p"][keep].astype(np.int64) > 0
-            else:
-                channel = events["p"].astype(np.int64) > 0
+                frame, x, y, channel = frame[keep], x[keep], y[keep], channel[keep]
             last = int(frame.max()) if frame.size else self.frames_closed
             span = last - self.frames_closed + 1  # the open frame and the ones this packet reaches
             counts = np.bincount(

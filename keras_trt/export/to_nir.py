@@ -150,7 +150,7 @@ class _Builder:
         self.edges.extend((s, name) for s in value.sources)
 
     def add(self, layer, inputs, outputs):
-        inner = layer.layer if isinstance(layer, keras.layers.Wrapper) else layer
+        inner = _graph.inner_layer(layer)
         ins = [self.values[id(t)] for t in inputs]
         (out_tensor,) = outputs
         where = f"Layer {layer.name!r} ({type(inner).__name__})"
@@ -343,7 +343,7 @@ def _refuse_attention(nodes):
     from keras_trt.transformer_layers import ATTENTION_LAYERS
 
     for layer, _, _ in nodes:
-        inner = layer.layer if isinstance(layer, keras.layers.Wrapper) else layer
+        inner = _graph.inner_layer(layer)
         if isinstance(inner, ATTENTION_LAYERS):
             raise NIRExportError(
                 f"Layer {layer.name!r} ({type(inner).__name__}) is spiking attention, a product of two "
