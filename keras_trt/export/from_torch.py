@@ -36,7 +36,7 @@ import numpy as np
 
 import keras
 
-from keras_trt import neurons
+from keras_trt import _graph, neurons
 
 _BLOCK = re.compile(r"^layer(\d+)_(\d+)_(.+)$")
 _DOWNSAMPLE = {"downsample_conv": "downsample.0", "downsample_bn": "downsample.1"}
@@ -96,7 +96,7 @@ def torch_resnet_key_map(model):
     hidden = sorted(int(n[2:]) for n in names if re.fullmatch(r"fc\d+", n))
     mapping = {}
     for layer in model.layers:
-        inner = getattr(layer, "layer", layer)  # TimeFolded wraps Conv2D / BN / Dense
+        inner = _graph.inner_layer(layer)  # TimeFolded wraps Conv2D / BN / Dense
         prefix = _torch_prefix(layer.name, len(hidden))
         if prefix is None:
             if inner.weights:

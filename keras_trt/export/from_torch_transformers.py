@@ -26,7 +26,7 @@ import numpy as np
 
 import keras
 
-from keras_trt import neurons
+from keras_trt import _graph, neurons
 from keras_trt.export.from_torch import (
     _BN_KEYS,
     _IGNORED_SUFFIXES,
@@ -44,7 +44,7 @@ def _keras_layer_name(torch_prefix):
 
 def _layer_keys(layer, prefix):
     """``{torch_key: (variable, kind)}`` of one Keras layer whose SpikingJelly path is ``prefix``."""
-    inner = getattr(layer, "layer", layer)  # TimeFolded wraps Conv2D / BN / Dense
+    inner = _graph.inner_layer(layer)  # TimeFolded wraps Conv2D / BN / Dense
     keys = {}
     if isinstance(inner, keras.layers.Conv2D):
         keys[f"{prefix}.weight"] = (inner.kernel, "conv")
