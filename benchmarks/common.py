@@ -73,17 +73,59 @@ def reset_peak_memory():
         return False
 
 
+# AMD's core generations by (family, model range), from AMD's processor programming references:
+# the model name of a cloud VM ("AMD EPYC") does not say which one it is, and the generations
+# differ in what speeds these networks up (Zen 3: AVX2 only; Zen 4: AVX-512 with AVX512_BF16).
+_AMD_CORES = (
+    (23, range(0x00, 0x30), "Zen/Zen+"), (23, range(0x30, 0x100), "Zen 2"),
+    (25, range(0x00, 0x10), "Zen 3"), (25, range(0x10, 0x20), "Zen 4"),
+    (25, range(0x20, 0x60), "Zen 3"), (25, range(0x60, 0x80), "Zen 4"),
+    (25, range(0xA0, 0xB0), "Zen 4c"), (26, range(0x00, 0x100), "Zen 5"),
+)
+
+
+def cpu_kind(vendor, family, model, flags):
+    """The CPU kind a speed table holds for: the core generation where the vendor's numbering
+    tells it (AMD) and the vector/matrix extensions that decide the fast paths.
+
+    >>> cpu_kind("AuthenticAMD", 25, 0x11, {"avx2", "avx512f", "avx512_bf16"})
+    'AMD Zen 4; AVX-512, AVX512_BF16, no AMX'
+    >>> cpu_kind("GenuineIntel", 6, 143, {"avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16"})
+    'Intel; AVX-512, AVX512_BF16, AMX'
+    >>> cpu_kind("AuthenticAMD", 25, 0x01, {"avx2", "fma"})
+    'AMD Zen 3; AVX2, no AVX-512'
+    """
+    name = {"AuthenticAMD": "AMD", "GenuineIntel": "Intel"}.get(vendor, vendor or "unknown CPU")
+    if name == "AMD":
+        name += next((f" {core}" for fam, models, core in _AMD_CORES if fam == family and model in models), "")
+    if "avx512f" not in flags:
+        isa = ["AVX2" if "avx2" in flags else "no AVX2", "no AVX-512"]
+    else:
+        isa = ["AVX-512"] + (["AVX512_BF16"] if "avx512_bf16" in flags else [])
+        isa.append("AMX" if "amx_bf16" in flags else "no AMX")
+    return f"{name}; {', '.join(isa)}"
+
+
 def machine():
     """A description of this machine and the software versions."""
     cpu = platform.processor() or "?"
-    flags = set()
+    flags, vendor, family, model = set(), None, None, None
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                elif line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
+                key, _, value = (part.strip() for part in line.partition(":"))
+                if key == "model name":
+                    cpu = value
+                elif key == "flags":
+                    flags = set(value.split())
+                elif key == "vendor_id":
+                    vendor = value
+                elif key == "cpu family" and value.isdigit():
+                    family = int(value)
+                elif key == "model" and value.isdigit():
+                    model = int(value)
+                if key == "flags":
+                    break  # the first core's entry is enough
     except OSError:
         pass
     mem_gib = None
@@ -126,6 +168,7 @@ def machine():
         commit = None
     return {
         "cpu": cpu,
+        "cpu_kind": cpu_kind(vendor, family, model, flags),
         "cores": os.cpu_count(),
         "ram_gib": mem_gib,
         "isa": sorted(f for f in flags if f.startswith(("avx512", "amx", "avx2", "fma"))),

@@ -1,7 +1,9 @@
 """Targets and the Markdown table of a benchmark record (see :mod:`benchmarks.run`).
 
 ``python -m benchmarks.report [benchmarks/results/latest.json] [--readme]`` renders a saved
-record again (``latest.md``, and the README's headline table with ``--readme``) without re-measuring.
+record again (``latest.md``) without re-measuring; ``--readme`` also files it under its CPU kind
+(``benchmarks/results/cpus/<kind>.json``, see :func:`cpu_slug`) and rewrites the README's speed
+table, one row per CPU kind measured (:func:`kinds_table`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import re
 
 SJ = "spikingjelly"
 KERAS = ("keras-tensorflow", "keras-jax", "keras-torch")
+SHORT = {"keras-tensorflow": "TF", "keras-jax": "JAX", "keras-torch": "torch"}
 
 
 def _median(record, fw, key, group="times"):
@@ -29,7 +32,8 @@ def _training_memory(entry):
 
 
 #: keras-trt's speed goals on a CPU against SpikingJelly (same network, same machine, one run).
-FASTEST_LIMIT = 0.85  # the fastest keras-trt backend / SpikingJelly
+FASTEST_LIMIT = {"train": 0.75, "infer": 0.85}  # the fastest keras-trt backend / SpikingJelly
+BF16_LIMIT = 0.85  # the fastest keras-trt bfloat16 backend / SpikingJelly under torch.autocast
 EVERY_LIMIT = 1.0  # every keras-trt backend / SpikingJelly, training and inference
 TRT_OVER_2B_LIMIT = 1.05  # TRT step / plain step on a doubled batch (the same work)
 
@@ -60,8 +64,8 @@ def targets(record):
                 if not ratios:
                     continue
                 best = min(ratios, key=ratios.get)
-                add(f"{kind} T={t}: fastest keras-trt / SpikingJelly", ratios[best], FASTEST_LIMIT,
-                    ratios[best] <= FASTEST_LIMIT, f"fastest: {best}")
+                add(f"{kind} T={t}: fastest keras-trt / SpikingJelly", ratios[best], FASTEST_LIMIT[kind],
+                    ratios[best] <= FASTEST_LIMIT[kind], f"fastest: {best}")
                 for fw, r in ratios.items():
                     add(f"{kind} T={t}: {fw} / SpikingJelly", r, EVERY_LIMIT, r <= EVERY_LIMIT)
         sj_mem = _training_memory(fws[SJ])
@@ -73,6 +77,17 @@ def targets(record):
                 add(f"training memory (peak RSS - RSS after import): {fw} / SpikingJelly",
                     mem / sj_mem, 1.0, mem <= sj_mem,
                     f"whole process: {total / sj_total:.2f}x" if total and sj_total else "")
+    bf16 = [f"{fw}-bf16" for fw in KERAS if f"{fw}-bf16" in fws]
+    if f"{SJ}-bf16" in fws and bf16:
+        for kind in ("train", "infer"):
+            for t in ts:
+                sj = _median(record, f"{SJ}-bf16", f"{kind}_T{t}")
+                ratios = {fw: _median(record, fw, f"{kind}_T{t}") / sj
+                          for fw in bf16 if sj and _median(record, fw, f"{kind}_T{t}")}
+                if ratios:
+                    best = min(ratios, key=ratios.get)
+                    add(f"{kind} T={t}, bfloat16: fastest keras-trt / SpikingJelly (autocast)",
+                        ratios[best], BF16_LIMIT, ratios[best] <= BF16_LIMIT, f"fastest: {best}")
     flops = record.get("flops") or {}
     t0 = ts[0]
     if flops.get("plain") and flops.get("stem"):
@@ -128,7 +143,7 @@ def markdown(record):
     v = m["versions"]
     lines = [
         f"**{'Spikformer-4-384 (spikformer_cifar10)' if record.get('benchmark', '').startswith('Spikformer') else 'Spiking ResNet-18 (CIFAR stem)'}, B=32, {record['threads']} threads, medians** — "
-        f"{m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB; "
+        f"{m['cpu']}{f' ({k})' if (k := m.get('cpu_kind')) else ''}, {m['cores']} cores, {m['ram_gib']} GiB; "
         f"keras {v.get('keras')}, TF {v.get('tensorflow')}, JAX {v.get('jax')}, torch {v.get('torch')}, "
         f"SpikingJelly {v.get('spikingjelly')}, snnTorch {v.get('snntorch')}; "
         f"load average {record['load_before'][0]:.1f} before, {record['load_after'][0]:.1f} after "
@@ -214,10 +229,103 @@ def markdown(record):
     return "\n".join(lines) + "\n"
 
 
-def headline(md):
-    """The README's part of a benchmark's Markdown: the caption and the first table (the full
-    record is on the documentation's speed page, rendered from ``benchmarks/results/*.md``)."""
-    return "\n\n".join(md.split("\n\n")[:2]).rstrip("\n") + "\n"
+def cpu_slug(record):
+    """The file name (``benchmarks/results/cpus/<slug>.json``) of a record's CPU kind: one
+    record per kind and precision, so a run on one kind never replaces another kind's numbers.
+
+    >>> cpu_slug({"machine": {"cpu_kind": "AMD Zen 4; AVX-512, AVX512_BF16, no AMX"}, "frameworks": {}})
+    'amd-zen-4'
+    >>> cpu_slug({"machine": {"cpu_kind": "Intel; AVX-512, AVX512_BF16, AMX"},
+    ...           "frameworks": {"keras-tensorflow-bf16": {}}})
+    'intel-amx-bf16'
+    """
+    kind = record["machine"].get("cpu_kind") or "unknown CPU; ?"
+    name, _, isa = kind.partition(";")
+    if name.strip() in ("Intel", "unknown CPU"):  # no core generation: the top extension says it
+        isa = [x.strip() for x in isa.split(",") if x.strip() and not x.strip().startswith("no ")]
+        name += " " + (isa[-1] if isa else "")
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug + ("-bf16" if any(fw.endswith("-bf16") for fw in record["frameworks"]) else "")
+
+
+def _ratio_cells(record, key, frameworks, reference):
+    ref = _median(record, reference, key)
+    cells = []
+    for fw in frameworks:
+        med = _median(record, fw, key)
+        if med and ref:
+            base = fw.removesuffix("-bf16")
+            cells.append(f"{SHORT[base]}{' bf16' if base != fw else ''} {med / ref:.2f}x")
+    return " · ".join(cells) or "–"
+
+
+def kinds_table(records):
+    """The README's speed table: one row per CPU kind and precision, each keras-trt backend's
+    time as a ratio to SpikingJelly's in the same run (float32 against float32, bfloat16 against
+    SpikingJelly under ``torch.autocast``)."""
+    columns = [(kind, t) for kind in ("train", "infer") for t in (2, 4)]
+    lines = ["| CPU kind (run) | " + " | ".join(
+                 f"{'training step' if kind == 'train' else 'inference batch'}, T={t}" for kind, t in columns) + " |",
+             "|---|" + "---|" * len(columns)]
+    for record in sorted(records, key=lambda r: (cpu_slug(r).endswith("-bf16"), cpu_slug(r))):
+        fws = record["frameworks"]
+        bf16 = any(fw.endswith("-bf16") for fw in fws)
+        reference = f"{SJ}-bf16" if bf16 else SJ
+        frameworks = [f"{fw}-bf16" if bf16 else fw for fw in KERAS if (f"{fw}-bf16" if bf16 else fw) in fws]
+        m = record["machine"]
+        head = (f"{m.get('cpu_kind') or m['cpu']}{', bfloat16' if bf16 else ''} ({record['started'][:10]}, "
+                f"{record['settings']['rounds']} rounds, load {record['load_before'][0]:.1f} before)")
+        lines.append(f"| {head} | " + " | ".join(
+            _ratio_cells(record, f"{kind}_T{t}", frameworks, reference) for kind, t in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def load_kinds(folder):
+    """Every per-CPU-kind record in ``folder`` (``benchmarks/results/cpus``)."""
+    import glob
+    import json
+    import os
+
+    records = []
+    for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
+        with open(path) as f:
+            records.append(json.load(f))
+    return records
+
+
+def complete(record):
+    """Whether a run can stand for its CPU kind: SpikingJelly and every keras-trt backend in
+    float32, or SpikingJelly under autocast and a keras-trt backend in bfloat16, more than a
+    smoke round."""
+    fws = record["frameworks"]
+    if record["settings"]["rounds"] < 2:
+        return False
+    if any(fw.endswith("-bf16") for fw in fws):
+        return f"{SJ}-bf16" in fws and any(f"{fw}-bf16" in fws for fw in KERAS)
+    return SJ in fws and all(fw in fws for fw in KERAS)
+
+
+def file_by_cpu(record, md, results_dir):
+    """Keeps ``record`` (and its table ``md``) as its CPU kind's in ``results_dir/cpus``, replacing
+    only an earlier record of the same kind and precision; returns the JSON path."""
+    import json
+    import os
+
+    folder = os.path.join(results_dir, "cpus")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, cpu_slug(record) + ".json")
+    with open(path, "w") as f:
+        json.dump(record, f, indent=1)
+    with open(path[:-5] + ".md", "w") as f:
+        f.write(md)
+    return path
+
+
+def readme_table(results_dir):
+    """The README's block: the per-kind table of every record in ``results_dir/cpus``."""
+    import os
+
+    return kinds_table(load_kinds(os.path.join(results_dir, "cpus")))
 
 
 def update_readme(path, md, begin, end):
@@ -237,9 +345,12 @@ def main(argv=None):
     import os
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    results = os.path.join(root, "benchmarks", "results")
     parser = argparse.ArgumentParser(description="Render a saved benchmark record again.")
-    parser.add_argument("record", nargs="?", default=os.path.join(root, "benchmarks", "results", "latest.json"))
-    parser.add_argument("--readme", action="store_true", help="also update the headline table in README.md")
+    parser.add_argument("record", nargs="?", default=os.path.join(results, "latest.json"))
+    parser.add_argument("--readme", action="store_true",
+                        help="also file the record under its CPU kind (benchmarks/results/cpus) and "
+                        "rewrite the README's per-kind speed table")
     args = parser.parse_args(argv)
     with open(args.record) as f:
         record = json.load(f)
@@ -250,7 +361,13 @@ def main(argv=None):
     if args.readme:
         from benchmarks.run import MARK_BEGIN, MARK_END
 
-        update_readme(os.path.join(root, "README.md"), headline(md), MARK_BEGIN, MARK_END)
+        if record.get("benchmark", "").startswith("Spikformer"):
+            raise SystemExit("--readme: the README's speed table is the ResNet-18's; this record is the Spikformer's.")
+        if not complete(record):
+            raise SystemExit("--readme: this record lacks SpikingJelly or a keras-trt backend (or ran one "
+                             "round); it cannot stand for its CPU kind in the README.")
+        file_by_cpu(record, md, results)
+        update_readme(os.path.join(root, "README.md"), readme_table(results), MARK_BEGIN, MARK_END)
     print(md)
 
 

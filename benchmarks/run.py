@@ -11,9 +11,12 @@ framework (:mod:`benchmarks.worker`), and measures, taking turns:
 - the TRT step / plain step time against the FLOP ratio, over reversal points (one backend).
 
 First, every framework computes the logits of the same weights (float64 and float32) to show
-that they run the same network. Results: ``benchmarks/results/latest.json`` and ``latest.md``;
-``--readme`` also replaces the headline table in the README (the full tables are on the
-documentation's speed page, rendered from ``latest.md`` at build time). Run ``--help`` for the options.
+that they run the same network. Results: ``benchmarks/results/latest.json`` and ``latest.md``,
+and the same as this CPU kind's record, ``benchmarks/results/cpus/<kind>.json`` (``amd-zen-4``,
+``intel-amx``, ``...-bf16`` for a bfloat16 run), which replaces only that kind's earlier one.
+``--readme`` rewrites the README's speed table from those records, one row per CPU kind (the full
+tables are on the documentation's speed page, rendered from ``cpus/*.md`` at build time). Run
+``--help`` for the options.
 """
 
 from __future__ import annotations
@@ -144,7 +147,7 @@ def parse_args(argv=None):
                         "check: tests/models/test_transformers.py checks the logits)")
     p.add_argument("--out", default=None, help="output folder (default benchmarks/results, "
                    "benchmarks/results/spikformer for --model spikformer)")
-    p.add_argument("--readme", action="store_true", help="also update the headline table in README.md")
+    p.add_argument("--readme", action="store_true", help="also rewrite README.md's speed table (one row per CPU kind measured)")
     p.add_argument("--timeout", type=float, default=900, help="seconds per worker command")
     p.add_argument("--omp-wait-policy", default="default",
                    help="OMP_WAIT_POLICY of the torch-based workers ('default' leaves it unset, "
@@ -366,8 +369,10 @@ def run(args):
     md = report.markdown(record)
     with open(os.path.join(args.out, "latest.md"), "w") as f:
         f.write(md)
+    if args.out == RESULTS and report.complete(record):  # kept as its CPU kind's record too
+        report.file_by_cpu(record, md, RESULTS)
     if args.readme:
-        report.update_readme(os.path.join(ROOT, "README.md"), report.headline(md), MARK_BEGIN, MARK_END)
+        report.update_readme(os.path.join(ROOT, "README.md"), report.readme_table(RESULTS), MARK_BEGIN, MARK_END)
     print(md)
     return record
 

@@ -251,7 +251,7 @@ def _render(report):
     lines = [
         "# Streamed inference: time per step (one new step per call)",
         "",
-        f"CPU: {machine['cpu']} ({machine['cores']} cores visible, {common.THREADS} threads per framework); "
+        f"CPU: {machine['cpu']}{f', {k}' if (k := machine.get('cpu_kind')) else ''} ({machine['cores']} cores visible, {common.THREADS} threads per framework); "
         f"{report['rounds']} rounds of {STEPS} steps, median of the per-round mean. Frameworks ran one after "
         f"another in one run ({report['started']}); load average at the start {report['load']}.",
         "",

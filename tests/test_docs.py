@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import json
 import re
 import sys
 from pathlib import Path
@@ -256,15 +257,17 @@ def test_readme_zoo_table_is_the_registry():
     assert block.count("\n| `") == len(zoo.list())  # every registered model, one row each
 
 
-def test_readme_speed_table_is_the_benchmark_headline():
+def test_readme_speed_table_is_one_row_per_cpu_kind():
     from benchmarks import report
     from benchmarks.run import MARK_BEGIN, MARK_END
 
-    latest = (ROOT / "benchmarks" / "results" / "latest.md").read_text(encoding="utf-8")
-    expected = report.headline(latest).strip()
+    results = ROOT / "benchmarks" / "results"
+    expected = report.readme_table(str(results)).strip()
     assert _readme_block(MARK_BEGIN, MARK_END) == expected, (
         "README speed table out of date: python -m benchmarks.report --readme")
-    assert expected.startswith("**Spiking ResNet-18") and expected.count("\n|") >= 6  # caption + table
+    kinds = sorted((results / "cpus").glob("*.json"))
+    assert kinds and expected.count("\n| ") == len(kinds)  # one row per record below the header
+    assert all(report.complete(json.loads(p.read_text())) for p in kinds)
 
 
 def test_readme_stays_a_front_page():

@@ -297,8 +297,11 @@ def _generated(name):
         return "\n".join(rows)
     if name == "benchmarks":
         parts = []
-        for path in sorted((ROOT / "benchmarks" / "results").glob("*.md"), key=lambda p: (p.stem != "latest", p.stem)):
-            parts += [f"### `benchmarks/results/{path.name}`", "", path.read_text(encoding="utf-8").strip(), ""]
+        results = ROOT / "benchmarks" / "results"
+        # One record per CPU kind (latest.md is the newest of them again), then the other benchmarks.
+        paths = sorted((results / "cpus").glob("*.md")) + sorted(p for p in results.glob("*.md") if p.stem != "latest")
+        for path in paths:
+            parts += [f"### `{path.relative_to(ROOT)}`", "", path.read_text(encoding="utf-8").strip(), ""]
         return "\n".join(parts)
     raise PluginError(f"unknown generated block {name!r} (known: zoo-table, results-table, ablation-table, benchmarks, tutorial-list)")
 
