@@ -4,6 +4,7 @@ the perturbations on tiny inputs, the compute-matched epoch count, and the pairi
 import json
 import math
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -224,7 +225,12 @@ def test_compare_writes_a_page_and_reuses_finished_runs(tmp_path, monkeypatch):
     summary = json.loads((tmp_path / "results" / "tiny-basicmotions.json").read_text())
     assert {a["key"]: a["accuracy"] for a in summary["arms"]} == acc  # the README table's source
 
-    # A second call retrains nothing: every run is reused.
+    # A second call retrains nothing: every run is reused, from the records a clone has (the
+    # weights, TensorBoard logs and locks are not committed, see .gitignore).
+    for folder in (tmp_path / "runs").glob("*-seed*"):
+        for ignored in ("checkpoint", "tensorboard"):
+            shutil.rmtree(folder / ignored, ignore_errors=True)
+        assert {p.name for p in folder.iterdir()} >= {"arm.json", "log.csv", "result.json"}
     monkeypatch.setattr(train, "train", lambda *a, **k: pytest.fail("a finished run was retrained"))
     again = compare.main(argv)
     assert json.dumps(again["comparisons"]) == json.dumps(result["comparisons"])
