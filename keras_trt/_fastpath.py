@@ -36,6 +36,9 @@ ENABLED = os.environ.get("KERAS_TRT_FAST_PATHS", "1") != "0"
 #: The LIF layers' fused custom-gradient op (:func:`keras_trt.neurons.lif_spikes`); when off
 #: they run the step-by-step :func:`keras_trt.neurons.lif_sequence` and autodiff.
 FUSED_LIF = ENABLED
+#: TensorFlow: the fused op's forward and backward each compiled as one XLA computation. Off
+#: unless ``KERAS_TRT_TF_XLA_LIF=1``: measured only on a loaded machine so far (docs/how-to/speed-switches.md).
+TF_XLA_LIF = ENABLED and os.environ.get("KERAS_TRT_TF_XLA_LIF", "0") == "1"
 
 def folded_call(layer, x, training):
     """``layer(x)`` through a backend fast path, or ``None`` when there is none."""
@@ -84,8 +87,12 @@ def _tf_batch_norm(layer, x, training):
     if any(v.dtype != "float32" for v in (layer.moving_mean, layer.moving_variance)):
         return None
     channels = int(x.shape[-1])
-    # Keras normalises in float32 (``result_type(inputs.dtype, "float32")``); so do we.
-    x32 = tf.cast(x, tf.float32)
+    # Keras normalises in float32 (``result_type(inputs.dtype, "float32")``); so do we. A bfloat16
+    # input goes to the kernel as it is: it normalises in float32 inside (float32 scale, offset
+    # and statistics) and returns bfloat16, the same numbers as casting around it (equal in
+    # tests/test_fast_paths.py) without two float32 copies of the activations (a BN step 2.4x
+    # faster in bfloat16 on a Zen 4, one thread).
+    x32 = x if x.dtype == tf.bfloat16 else tf.cast(x, tf.float32)
     shape = tf.shape(x32)
     x4 = x32 if len(x.shape) == 4 else tf.reshape(x32, (-1, 1, 1, channels))
     scale = tf.cast(layer.gamma, tf.float32) if layer.scale else tf.ones((channels,), tf.float32)
@@ -133,7 +140,9 @@ def _torch_batch_norm(layer, x, training):
     if not x.is_floating_point():
         return None
     compute = torch.float64 if x.dtype == torch.float64 else torch.float32
-    xc = _channels_first(x.to(compute))
+    # bfloat16 stays bfloat16: torch's CPU batch norm takes it with float32 weights and
+    # statistics and normalises in float32 inside (as the TensorFlow path above; 2.2x faster).
+    xc = _channels_first(x if x.dtype == torch.bfloat16 else x.to(compute))
     channels = x.shape[-1]
     gamma = layer.gamma.value.to(compute) if layer.scale else None
     beta = layer.beta.value.to(compute) if layer.center else None

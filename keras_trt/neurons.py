@@ -125,7 +125,8 @@ def lif_spikes(
     rest = 0.0 if v_reset is None else v_reset
     hard = v_reset is not None
 
-    def run(x, k):
+    def forward(x, k):
+        """The spikes and the charged membranes ``H`` (kept for the backward), both ``[B, T, ...]``."""
         steps = ops.unstack(x, axis=1) if timesteps > 1 else [x[:, 0]]
         charged, spikes = [], []
         v = None
@@ -146,69 +147,75 @@ def lif_spikes(
                     v = h - ops.cast(fired, h.dtype) * v_threshold
             charged.append(h)
             spikes.append(ops.cast(fired, h.dtype))
-        out = ops.stack(spikes, axis=1) if timesteps > 1 else ops.expand_dims(spikes[0], 1)
+        return _stack_steps(spikes), _stack_steps(charged)
 
-        def backward(upstream):
-            grads_x = [None] * timesteps
-            grad_k = None
-            carry = None  # dL/dV[t]
-            ups = ops.unstack(upstream, axis=1) if timesteps > 1 else [upstream[:, 0]]
-            for t in reversed(range(timesteps)):
-                h = charged[t]
-                sg = surrogate.derivative(h - v_threshold)
-                grad_h = ups[t] * sg
-                if carry is not None:
-                    if hard:
-                        through = ops.where(ops.greater_equal(h, v_threshold), 0.0, carry)
-                        if not detach_reset:
-                            through = through + carry * (v_reset - h) * sg
-                    else:
-                        through = carry if detach_reset else carry * (1.0 - v_threshold * sg)
-                    grad_h = grad_h + through
-                grads_x[t] = grad_h * k if decay_input else grad_h
-                if t:
-                    carry = grad_h * (1.0 - k)
-                if k_is_tensor:
-                    # dH[t]/dk = X[t] - (V[t-1] - rest) (decay_input) or -(V[t-1] - rest).
-                    v_prev = _membrane_after(charged[t - 1], v_threshold, v_reset) if t else rest
-                    dh_dk = (steps[t] - (v_prev - rest)) if decay_input else -(v_prev - rest)
-                    term = ops.sum(grad_h * dh_dk)
-                    grad_k = term if grad_k is None else grad_k + term
-            grad_x = ops.stack(grads_x, axis=1) if timesteps > 1 else ops.expand_dims(grads_x[0], 1)
+    def backward(upstream, charged, x, k):
+        charged = ops.unstack(charged, axis=1) if timesteps > 1 else [charged[:, 0]]
+        steps = ops.unstack(x, axis=1) if timesteps > 1 else [x[:, 0]]
+        grads_x = [None] * timesteps
+        grad_k = None
+        carry = None  # dL/dV[t]
+        ups = ops.unstack(upstream, axis=1) if timesteps > 1 else [upstream[:, 0]]
+        for t in reversed(range(timesteps)):
+            h = charged[t]
+            sg = surrogate.derivative(h - v_threshold)
+            grad_h = ups[t] * sg
+            if carry is not None:
+                if hard:
+                    through = ops.where(ops.greater_equal(h, v_threshold), 0.0, carry)
+                    if not detach_reset:
+                        through = through + carry * (v_reset - h) * sg
+                else:
+                    through = carry if detach_reset else carry * (1.0 - v_threshold * sg)
+                grad_h = grad_h + through
+            grads_x[t] = grad_h * k if decay_input else grad_h
+            if t:
+                carry = grad_h * (1.0 - k)
             if k_is_tensor:
-                return grad_x, ops.reshape(ops.cast(grad_k, k.dtype), ops.shape(k))
-            return grad_x
-
-        return out, backward
+                # dH[t]/dk = X[t] - (V[t-1] - rest) (decay_input) or -(V[t-1] - rest).
+                v_prev = _membrane_after(charged[t - 1], v_threshold, v_reset) if t else rest
+                dh_dk = (steps[t] - (v_prev - rest)) if decay_input else -(v_prev - rest)
+                term = ops.sum(grad_h * dh_dk)
+                grad_k = term if grad_k is None else grad_k + term
+        grad_x = _stack_steps(grads_x)
+        if k_is_tensor:
+            return grad_x, ops.reshape(ops.cast(grad_k, k.dtype), ops.shape(k))
+        return grad_x
 
     k_is_tensor = not isinstance(k, (int, float))
-    if k_is_tensor:
+    forward, backward = _compiled(forward), _compiled(backward)
 
-        @ops.custom_gradient
-        def fused(x, k):
-            out, backward = run(x, k)
-
-            def grad(*args, upstream=None):
-                if upstream is None:  # TensorFlow / JAX: grad(upstream); torch: grad(*inputs, upstream=)
-                    (upstream,) = args
-                return backward(upstream)
-
-            return out, grad
-
-        return fused(x, ops.convert_to_tensor(k, x.dtype))
-
-    @ops.custom_gradient
-    def fused(x):
-        out, backward = run(x, k)
+    def op(x, k):
+        out, charged = forward(x, k)
 
         def grad(*args, upstream=None):
-            if upstream is None:
+            if upstream is None:  # TensorFlow / JAX: grad(upstream); torch: grad(*inputs, upstream=)
                 (upstream,) = args
-            return backward(upstream)
+            return backward(upstream, charged, x, k)
 
         return out, grad
 
-    return fused(x)
+    if k_is_tensor:
+        return ops.custom_gradient(op)(x, ops.convert_to_tensor(k, x.dtype))
+    return ops.custom_gradient(lambda x: op(x, k))(x)
+
+
+def _stack_steps(steps):
+    return ops.stack(steps, axis=1) if len(steps) > 1 else ops.expand_dims(steps[0], 1)
+
+
+def _compiled(fn):
+    """``fn`` as one XLA computation on TensorFlow (``_fastpath.TF_XLA_LIF``), else itself.
+
+    TensorFlow runs a graph op by op: the LIF's dozen element-wise ops each pass over the whole
+    ``[B, T, ...]`` tensor. XLA fuses them into one loop; the arithmetic is the same, so are the
+    spikes (tests/test_neurons.py). JAX compiles the step with XLA already; torch has no such path.
+    """
+    if not (_fastpath.TF_XLA_LIF and _fastpath.FUSED_LIF) or keras.backend.backend() != "tensorflow":
+        return fn
+    import tensorflow as tf
+
+    return tf.function(fn, jit_compile=True, autograph=False, reduce_retracing=False)
 
 
 def _membrane_after(h, v_threshold, v_reset):

@@ -212,3 +212,59 @@ def test_lif_integrates_half_precision_inputs_in_float32():
     assert keras.backend.standardize_dtype(out.dtype) == "bfloat16"
     expected = layers.LIF(tau=2.0, detach_reset=True, surrogate="atan")(keras.ops.cast(xb, "float32"))
     np.testing.assert_array_equal(to_numpy(keras.ops.cast(out, "float32")), to_numpy(expected))
+
+
+def _f32(x):
+    return to_numpy(keras.ops.cast(x, "float32"))
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_fast_path_in_bfloat16_matches_keras(training):
+    """Under ``mixed_bfloat16`` the kernels take the bfloat16 activations as they are (no float32
+    copy); they normalise in float32 inside, as Keras does: the outputs differ by bfloat16
+    rounding at most, the moving statistics by float32 rounding."""
+    if BACKEND == "jax":
+        pytest.skip("no BatchNormalization fast path on JAX")
+    shape = (4, 2, 6, 5, 8)
+    pair = _pair(lambda: keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.5, dtype="mixed_bfloat16"))
+    _build(pair, shape, seed=4)
+    x = keras.ops.cast((np.random.default_rng(5).normal(size=shape) * 2 + 0.7).astype("float32"), "bfloat16")
+    fast, generic = pair
+    with temporal.fast_paths(True):
+        out_f = fast(x, training=training)
+    with temporal.fast_paths(False):
+        out_g = generic(x, training=training)
+    assert keras.backend.standardize_dtype(out_f.dtype) == "bfloat16"
+    np.testing.assert_allclose(_f32(out_f), _f32(out_g), rtol=1e-2, atol=1e-2)  # a bfloat16 ulp
+    for name in ("moving_mean", "moving_variance"):
+        np.testing.assert_allclose(to_numpy(getattr(fast.layer, name)), to_numpy(getattr(generic.layer, name)),
+                                   rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_bfloat16_training_step_with_fast_paths_matches_keras():
+    """One SGD step of a conv-BN model in ``mixed_bfloat16``: the fast paths' gradients (through
+    the bfloat16 batch norm and, on torch, the convolution) move the weights as Keras' own."""
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(8, 2, 6, 6, 3)).astype("float32")
+    y = rng.integers(0, 3, size=8)
+
+    def model():
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((2, 6, 6, 3))
+        h = layers.TimeFolded(keras.layers.Conv2D(4, 3, padding="same", dtype="mixed_bfloat16"))(inputs)
+        h = layers.TimeFolded(keras.layers.BatchNormalization(dtype="mixed_bfloat16"))(h)
+        h = keras.layers.Flatten()(h)
+        out = keras.layers.Dense(3, dtype="mixed_bfloat16")(h)
+        m = keras.Model(inputs, keras.layers.Activation("linear", dtype="float32")(out))
+        m.compile(optimizer=keras.optimizers.SGD(0.1),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        return m
+
+    with temporal.fast_paths(True):
+        fast = model()
+        fast.train_on_batch(x, y)
+    with temporal.fast_paths(False):
+        generic = model()
+        generic.train_on_batch(x, y)
+    for a, b in zip(fast.get_weights(), generic.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=2e-2, atol=2e-3)

@@ -75,6 +75,21 @@ def test_parametric_lif_matches_reference(v_reset, decay_input, detach_reset, ti
     np.testing.assert_allclose(dw, grads["w"], rtol=1e-5, atol=1e-6 * terms)
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the XLA-compiled LIF is TensorFlow's opt-in")
+@pytest.mark.parametrize("timesteps", [1, 4])
+@pytest.mark.parametrize("v_reset,decay_input,detach_reset", MODES, ids=MODE_IDS)
+def test_xla_compiled_lif_matches_reference(monkeypatch, v_reset, decay_input, detach_reset, timesteps):
+    """``KERAS_TRT_TF_XLA_LIF=1``: the fused op's forward and backward as XLA computations give
+    the reference's spikes and gradients (LIF and ParametricLIF, every reset mode)."""
+    from keras_trt import _fastpath, neurons
+
+    monkeypatch.setattr(_fastpath, "TF_XLA_LIF", True)
+    fn = lambda x: x  # noqa: E731
+    assert neurons._compiled(fn) is not fn  # the compiled path is the one under test
+    test_lif_matches_reference(v_reset, decay_input, detach_reset, timesteps)
+    test_parametric_lif_matches_reference(v_reset, decay_input, detach_reset, timesteps)
+
+
 @pytest.mark.parametrize("v_reset,decay_input,detach_reset", MODES, ids=MODE_IDS)
 def test_lif_matches_spikingjelly(v_reset, decay_input, detach_reset):
     torch = pytest.importorskip("torch")
