@@ -126,7 +126,8 @@ def lif_spikes(
     hard = v_reset is not None
 
     def forward(x, k):
-        """The spikes and the charged membranes ``H`` (kept for the backward), both ``[B, T, ...]``."""
+        """The spikes ``[B, T, ...]`` and what the backward keeps: the charged membranes ``H[t]``
+        and (for a tensor ``k``) the input steps, as tuples of per-step tensors (no copies)."""
         steps = ops.unstack(x, axis=1) if timesteps > 1 else [x[:, 0]]
         charged, spikes = [], []
         v = None
@@ -147,11 +148,9 @@ def lif_spikes(
                     v = h - ops.cast(fired, h.dtype) * v_threshold
             charged.append(h)
             spikes.append(ops.cast(fired, h.dtype))
-        return _stack_steps(spikes), _stack_steps(charged)
+        return _stack_steps(spikes), tuple(charged), tuple(steps) if k_is_tensor else ()
 
-    def backward(upstream, charged, x, k):
-        charged = ops.unstack(charged, axis=1) if timesteps > 1 else [charged[:, 0]]
-        steps = ops.unstack(x, axis=1) if timesteps > 1 else [x[:, 0]]
+    def backward(upstream, charged, steps, k):
         grads_x = [None] * timesteps
         grad_k = None
         carry = None  # dL/dV[t]
@@ -186,12 +185,12 @@ def lif_spikes(
     forward, backward = _compiled(forward), _compiled(backward)
 
     def op(x, k):
-        out, charged = forward(x, k)
+        out, charged, steps = forward(x, k)
 
         def grad(*args, upstream=None):
             if upstream is None:  # TensorFlow / JAX: grad(upstream); torch: grad(*inputs, upstream=)
                 (upstream,) = args
-            return backward(upstream, charged, x, k)
+            return backward(upstream, charged, steps, k)
 
         return out, grad
 
