@@ -45,6 +45,12 @@ def _round_ratios(record, fw, key, ref_key):
     return [x / y for x, y in zip(a, b) if y]
 
 
+def _ratios_to(record, key, frameworks, reference):
+    """``{framework: its median / reference's median}`` for workload ``key``, where both ran."""
+    ref = _median(record, reference, key)
+    return {fw: _median(record, fw, key) / ref for fw in frameworks if ref and _median(record, fw, key)}
+
+
 def targets(record):
     """Every speed and memory goal with its value and whether it is met."""
     out = []
@@ -58,9 +64,7 @@ def targets(record):
     if SJ in fws and keras:
         for kind in ("train", "infer"):
             for t in ts:
-                sj = _median(record, SJ, f"{kind}_T{t}")
-                ratios = {fw: _median(record, fw, f"{kind}_T{t}") / sj
-                          for fw in keras if sj and _median(record, fw, f"{kind}_T{t}")}
+                ratios = _ratios_to(record, f"{kind}_T{t}", keras, SJ)
                 if not ratios:
                     continue
                 best = min(ratios, key=ratios.get)
@@ -81,9 +85,7 @@ def targets(record):
     if f"{SJ}-bf16" in fws and bf16:
         for kind in ("train", "infer"):
             for t in ts:
-                sj = _median(record, f"{SJ}-bf16", f"{kind}_T{t}")
-                ratios = {fw: _median(record, fw, f"{kind}_T{t}") / sj
-                          for fw in bf16 if sj and _median(record, fw, f"{kind}_T{t}")}
+                ratios = _ratios_to(record, f"{kind}_T{t}", bf16, f"{SJ}-bf16")
                 if ratios:
                     best = min(ratios, key=ratios.get)
                     add(f"{kind} T={t}, bfloat16: fastest keras-trt / SpikingJelly (autocast)",
@@ -249,13 +251,10 @@ def cpu_slug(record):
 
 
 def _ratio_cells(record, key, frameworks, reference):
-    ref = _median(record, reference, key)
     cells = []
-    for fw in frameworks:
-        med = _median(record, fw, key)
-        if med and ref:
-            base = fw.removesuffix("-bf16")
-            cells.append(f"{SHORT[base]}{' bf16' if base != fw else ''} {med / ref:.2f}x")
+    for fw, ratio in _ratios_to(record, key, frameworks, reference).items():
+        base = fw.removesuffix("-bf16")
+        cells.append(f"{SHORT[base]}{' bf16' if base != fw else ''} {ratio:.2f}x")
     return " · ".join(cells) or "–"
 
 
