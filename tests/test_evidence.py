@@ -316,8 +316,14 @@ def test_a_run_folder_trained_by_another_process_is_refused(tmp_path, monkeypatc
 
 @once
 def test_seed_jobs_split_cores_and_arguments():
-    assert seed_jobs.split(range(5), 2) == [[0, 2, 4], [1, 3]]
-    assert seed_jobs.split(range(2), 4) == [[0], [1]]  # never an idle process
+    arms = [("trt", 2), ("plain", 1), ("plain-flops", 2)]
+    # Seeds in order, a seed's costly arms first; finished arms left out.
+    assert seed_jobs.units([0, 1], arms) == [(0, ["trt"]), (0, ["plain-flops"]), (0, ["plain"]),
+                                             (1, ["trt"]), (1, ["plain-flops"]), (1, ["plain"])]
+    assert seed_jobs.units([3], arms, done=lambda s, k: k != "plain") == [(3, ["plain"])]
+    # Arms that must share a process: overlapping sets merge, a set goes whole while any arm is unfinished.
+    assert seed_jobs.units([0], arms + [("m", 1)], together=[{"plain", "m"}, {"m", "plain-flops"}],
+                           done=lambda s, k: k == "plain") == [(0, ["plain", "plain-flops", "m"]), (0, ["trt"])]
     assert seed_jobs.assign_cores(2, [0, 1, 2, 3]) == [[0, 1], [2, 3]]
     assert seed_jobs.assign_cores(3, [0, 1]) == [[0], [1], [0]]  # more children than cores: shared
     assert seed_jobs.assign_cores(2, [0, 1, 2]) == [[0, 1], [2]]  # no core left idle
@@ -325,27 +331,35 @@ def test_seed_jobs_split_cores_and_arguments():
     assert seed_jobs.child_env(1, base={})["PYTHONPATH"].split(os.pathsep)[0] == seed_jobs.ROOT
     env = seed_jobs.child_env(1, base={"OMP_NUM_THREADS": "4"})
     assert env["OMP_NUM_THREADS"] == "4" and env["TF_NUM_INTRAOP_THREADS"] == "1"  # the user's value wins
-    with pytest.raises(ValueError, match="jobs"):
-        seed_jobs.split(range(3), 0)
+    with_seconds = compare.arms_for(recipes.get("smlp-basicmotions-t20"), wall_clock=True)
+    assert compare.arms_together(with_seconds) == [{"trt", "plain", "plain-seconds"}]
+    cheap = compare.arms_for(recipes.get("smlp-basicmotions-t20"), cheap=["frac=0.25"])
+    assert compare.arms_together(cheap) == [{"plain", "plain-flops", "plain-for-cheap-frac0.25"}]
 
 
 @once
-def test_compare_with_jobs_trains_every_seed_in_child_processes(tmp_path, monkeypatch):
+def test_compare_with_jobs_trains_every_arm_in_child_processes(tmp_path, monkeypatch, capsys):
     # The parent must only reuse: any training in this process fails the test.
     monkeypatch.setattr(train, "train", lambda *a, **k: pytest.fail("the parent process trained"))
     argv = ["smlp-basicmotions-t20", "--seeds", "2", "--epochs", "1", "--jobs", "2", "--no-probe",
             "--backend", "tensorflow", "--output", str(tmp_path / "runs"),
             "--results-dir", str(tmp_path / "results")]
+    # A part first (seed 1 only, as a campaign split over sessions does): trained, no page.
+    assert compare.main(argv + ["--only-seeds", "1"]) is None
+    assert not (tmp_path / "results").exists()
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["plain-flops-seed1", "plain-seed1", "trt-seed1"]
+    capsys.readouterr()
+    # The whole comparison then trains only what is missing, one arm per child, and writes the page.
     result = compare.main(argv)
+    launched = [l.split(":")[0] for l in capsys.readouterr().out.splitlines() if "a process on CPU cores" in l]
+    assert sorted(launched) == ["[compare] seed 0 plain", "[compare] seed 0 plain-flops", "[compare] seed 0 trt"]
     assert {k: len(v) for k, v in result["runs"].items()} == {"trt": 2, "plain": 2, "plain-flops": 2}
     assert [r["seed"] for r in result["runs"]["trt"]] == [0, 1]
     assert (tmp_path / "results" / "smlp-basicmotions-t20.md").exists()
     # A failing child (here: an argument error) is named with its exit code, from any directory.
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit, match=r"seeds 0 \(exit code 2\)"):
-        seed_jobs.run_children(["smlp-basicmotions-t20", "--seeds", "0"], [[0]])
-    with pytest.raises(SystemExit):  # --only-seeds is what --jobs gives its children
-        compare.main(["smlp-basicmotions-t20", "--jobs", "2", "--only-seeds", "1"])
+    with pytest.raises(SystemExit, match=r"seed 0 plain \(exit code 2\)"):
+        seed_jobs.run_children(["smlp-basicmotions-t20", "--seeds", "0"], [(0, ["plain"])], 2)
 
 
 def _fake_result():

@@ -2,7 +2,7 @@
 
     python -m training.compare smlp-basicmotions-t20 --seeds 5 --results-dir docs/results
     python -m training.compare sresnet20-mnist-t2 --seeds 5 --ablation --reverse-at input stage1 stage2
-    python -m training.compare sresnet20-mnist-t2 --seeds 5 --jobs 2   # seeds in 2 processes
+    python -m training.compare sresnet20-mnist-t2 --seeds 5 --jobs 2   # arms in 2 processes
 
 For every seed ``0..N-1`` it trains these arms (with ``training.train``, so each arm of a seed
 starts from the same initial weights and sees the same batches in the same order):
@@ -34,9 +34,9 @@ arm's mean ± std, the paired differences with their 95 % t intervals and paired
 the probes, the learning curves (``<page>.png``) and held-out accuracy against training FLOPs and
 seconds (``<page>-compute.png``); ``<page>.json`` holds its numbers for ``training.results_table``,
 which regenerates the README's tables. Finished runs are reused and interrupted ones resume, so
-the same command continues an interrupted comparison or adds seeds. ``--jobs N`` trains the seeds
-in N processes at once, each pinned to its share of the cores (``training.seed_jobs``), then
-writes the page from their runs; ``--only-seeds`` and ``--only-arms`` train a part (for schedules
+the same command continues an interrupted comparison or adds seeds. ``--jobs N`` trains the
+unfinished arms of every seed in N processes at once, one arm of one seed per process, each pinned
+to its share of the cores (``training.seed_jobs``), then writes the page from their runs; ``--only-seeds`` and ``--only-arms`` train a part (for schedules
 of your own, say one process per arm) and write no page. A run folder being trained is locked
 (``training.run_lock``): a second process on it stops with a message instead of training it twice.
 """
@@ -140,6 +140,29 @@ def _log(folder):
         rows = list(csv.DictReader(f))
     return ([float(r["val_accuracy"]) for r in rows],
             [float(r["epoch_seconds"]) for r in rows if r.get("epoch_seconds")])
+
+
+def arm_cost(arm):
+    """A rough relative cost of training ``arm`` (to order the ``--jobs`` queue, nothing else): a
+    TRT step runs its network on about twice the batch, the compute-matched plain arm about twice
+    the epochs."""
+    return (2 if arm.trt is not None else 1) * (2 if arm.epochs in ("flops", "seconds") else 1)
+
+
+def arms_together(arms):
+    """Arms that must train in one process: ``plain-seconds`` is sized from its seed's ``trt`` and
+    ``plain`` runs, and a cheap variant's compute-matched plain arm may turn out to be the ``plain``
+    or ``plain-flops`` run, or another variant's match (two processes on one folder)."""
+    keys = [a.key for a in arms]
+    groups = [{"trt", "plain", "plain-seconds"}] if "plain-seconds" in keys else []
+    matches = {a.key for a in arms if a.epochs.startswith(cheap_arms.MATCH)}
+    return groups + ([matches | {"plain", "plain-flops"}] if matches else [])
+
+
+def _finished(folder, probe):
+    """Whether the run in ``folder`` has its result (and probes): the ``--jobs`` queue skips it. The
+    child that would train it decides for itself too (an epoch count that changed retrains)."""
+    return (folder / "result.json").exists() and (not probe or (folder / "probe.json").exists())
 
 
 def _run_arm(recipe, arm, seed, epochs, folder, data_dir, verbose):
@@ -595,9 +618,6 @@ def main(argv=None):
         parser.error("--jobs must be >= 1.")
     from training import recipe as recipes
 
-    if args.jobs > 1 and args.only_seeds:
-        parser.error("--jobs and --only-seeds exclude each other: --jobs N already splits the "
-                     "seeds into N processes.")
     recipe = recipes.get(args.recipe)  # an unknown name fails here, before any child starts
     cheap = None if args.cheap is None else (args.cheap or cheap_arms.DEFAULT_VARIANTS)
     try:
@@ -614,15 +634,20 @@ def main(argv=None):
         if "plain-seconds" in args.only_arms and not {"trt", "plain"} <= set(args.only_arms):
             parser.error("--only-arms: plain-seconds is sized from the trt and plain arms of its "
                          "seed; select them too.")
+    output = Path(args.output or Path("runs") / "compare" / recipe.name)
     if args.jobs > 1:
         # Before the backend loads: this process holds no backend (memory, thread pools) while
         # its children train.
+        wanted = [a for a in arms if not args.only_arms or a.key in args.only_arms]
+        work = seed_jobs.units(args.only_seeds or range(args.seeds), [(a.key, arm_cost(a)) for a in wanted],
+                               together=arms_together(arms),
+                               done=lambda seed, key: _finished(output / f"{key}-seed{seed}",
+                                                                not args.no_probe))
         seed_jobs.run_children(seed_jobs.without_jobs(argv if argv is not None else sys.argv[1:]),
-                               seed_jobs.split(range(args.seeds), args.jobs))
-        if args.only_arms:
+                               work, args.jobs)
+        if args.only_arms or args.only_seeds:
             return None  # a part: the children trained it, there is no page to write
     use_backend(args.backend)
-    output = Path(args.output or Path("runs") / "compare" / recipe.name)
     if args.only_seeds or args.only_arms:
         return run(recipe, args.only_seeds or args.seeds, output, arms, epochs=args.epochs,
                    data_dir=args.data_dir, verbose=args.verbose, probe=not args.no_probe,

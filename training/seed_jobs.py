@@ -1,7 +1,10 @@
 """Training the seeds of a comparison in parallel processes (``training.compare --jobs N``).
 
-Each child process is ``python -m training.compare ... --only-seeds <its seeds>`` on its own share
-of the CPU cores: pinned to them (Linux; JAX/XLA sizes its pool from that pinning only, so on
+The work is a queue of units, one arm of one seed each (:func:`units`); each child process is
+``python -m training.compare ... --only-seeds <seed> --only-arms <arm>`` on its own share of the
+CPU cores, and a share that frees takes the next unit, so N processes stay busy even with fewer
+seeds than processes or arms of unequal cost (a TRT arm costs about two plain ones). Children are
+pinned to their cores (Linux; JAX/XLA sizes its pool from that pinning only, so on
 other systems JAX children each use every core) and with the thread pools of TensorFlow and
 torch/OpenMP sized to them. Small spiking models use a 2-thread pool poorly: on a 2-core CPU two
 single-threaded processes trained 27 % more TRT epochs per second of the half-width ResNet-20
@@ -14,19 +17,48 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 #: Thread-pool sizes read at start-up by TensorFlow and by OpenMP (torch, oneDNN).
 THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
 
 
-def split(seeds, jobs):
-    """``seeds`` dealt round-robin into at most ``jobs`` non-empty groups (every seed costs the
-    same, so the groups' work differs by at most one seed)."""
-    seeds = list(seeds)
-    if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}.")
-    return [g for g in (seeds[i::jobs] for i in range(jobs)) if g]
+def units(seeds, arms, together=(), done=lambda seed, key: False):
+    """The work of a comparison as ``(seed, keys)`` units for the queue of :func:`run_children`:
+    one unit per arm of each seed, the seeds in order (whole seeds finish first, so a cut
+    campaign leaves complete seeds) and a seed's costlier units first (a short arm then fills the
+    gap beside the next seed's long one). ``arms``: ``(key, cost)`` pairs, ``cost`` any relative
+    estimate. ``together``: sets of keys that must share a unit (one arm sized from another's
+    run, arms that may resolve to the same run folder); sets that overlap are merged, and a set
+    with any unfinished arm goes whole. Other arms that ``done(seed, key)`` calls finished are
+    left out.
+
+    >>> units([0, 1], [("trt", 2), ("plain", 1), ("plain-flops", 2)], done=lambda s, k: s == 0)
+    [(1, ['trt']), (1, ['plain-flops']), (1, ['plain'])]
+    >>> units([0], [("trt", 2), ("plain", 1), ("plain-seconds", 2)], together=[{"trt", "plain-seconds"}, {"plain", "plain-seconds"}])
+    [(0, ['trt', 'plain', 'plain-seconds'])]
+    """
+    arms = list(arms)
+    order = [k for k, _ in arms]
+    groups = []
+    for group in map(set, together):
+        group &= set(order)
+        for other in [g for g in groups if g & group]:
+            groups.remove(other)
+            group |= other
+        if group:
+            groups.append(group)
+    cost = dict(arms)
+    out = []
+    for seed in seeds:
+        todo = [k for k in order if not done(seed, k)]
+        # A group goes whole (its finished arms are reused by the child, and may be needed).
+        batched = [sorted(g, key=order.index) for g in groups if g & set(todo)]
+        loose = [[k] for k in todo if not any(k in g for g in groups)]
+        found = sorted(batched + loose, key=lambda ks: (-sum(cost[k] for k in ks), order.index(ks[0])))
+        out.extend((seed, ks) for ks in found)
+    return out
 
 
 def cores():
@@ -87,46 +119,70 @@ def _raise_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def run_children(args, groups, echo=print):
-    """Runs the compare CLI with ``args + ["--only-seeds", *group]`` for every group at once, each
-    child pinned to its own cores; waits for all. Raises ``SystemExit`` naming the groups that
-    failed (the others finish: their runs are kept). Ctrl-C or SIGTERM stops the children too."""
-    procs = []
+def _describe(unit):
+    seed, keys = unit
+    return f"seed {seed} {'+'.join(keys)}"
+
+
+def run_children(args, work, jobs, echo=print, poll=0.5):
+    """Runs the compare CLI for each unit of ``work`` (``(seed, keys)``, see :func:`units`) as
+    ``args + ["--only-seeds", seed, "--only-arms", *keys]``, at most ``jobs`` children at once,
+    each on its own share of the cores; a freed share takes the next unit. Raises ``SystemExit``
+    naming the units that failed (the others still run: their runs are kept). Ctrl-C or SIGTERM
+    stops the children too."""
+    work = list(work)
+    shares = assign_cores(max(1, min(jobs, len(work))))
+    running, codes = {}, []  # share index -> (unit, process)
     previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)  # a killed parent leaves no orphans
     try:
-        for group, mine in zip(groups, assign_cores(len(groups))):
-            argv = [sys.executable, "-c", _PINNED, ",".join(map(str, mine)), *args,
-                    "--only-seeds", *map(str, group)]
-            echo(f"[compare] seeds {' '.join(map(str, group))}: a process on CPU cores "
-                 f"{','.join(map(str, mine))}", flush=True)
-            procs.append((group, subprocess.Popen(argv, env=child_env(len(mine)))))
-        codes = [(group, p.wait()) for group, p in procs]
+        while work or running:
+            for slot, mine in enumerate(shares):
+                if slot in running or not work:
+                    continue
+                unit = work.pop(0)
+                argv = [sys.executable, "-c", _PINNED, ",".join(map(str, mine)), *args,
+                        "--only-seeds", str(unit[0]), "--only-arms", *unit[1]]
+                echo(f"[compare] {_describe(unit)}: a process on CPU cores {','.join(map(str, mine))}",
+                     flush=True)
+                running[slot] = (unit, subprocess.Popen(argv, env=child_env(len(mine))))
+            time.sleep(poll)
+            for slot, (unit, p) in list(running.items()):
+                if p.poll() is not None:
+                    codes.append((unit, p.returncode))
+                    del running[slot]
     except KeyboardInterrupt:
-        _stop(procs)
+        _stop(running.values())
         raise SystemExit("interrupted: rerun the same command to resume from the last finished epochs.")
     except BaseException:
-        for _, p in procs:
+        for _, p in running.values():
             p.terminate()
-        _stop(procs, grace=30.0)
+        _stop(running.values(), grace=30.0)
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
-    failed = [(g, rc) for g, rc in codes if rc != 0]
+    failed = [(u, rc) for u, rc in codes if rc != 0]
     if failed:
-        which = "; ".join(f"seeds {' '.join(map(str, g))} (exit code {rc})" for g, rc in failed)
+        which = "; ".join(f"{_describe(u)} (exit code {rc})" for u, rc in failed)
         raise SystemExit(f"training failed for {which}: fix the error reported above, then rerun "
                          "the same command (finished epochs are kept).")
 
 
 def without_jobs(argv):
-    """``argv`` without ``--jobs N`` / ``--jobs=N`` or an abbreviation argparse accepts (``--jo 2``)."""
-    rest, skip = [], False
+    """``argv`` without ``--jobs N`` and the ``--only-seeds S ...`` / ``--only-arms A ...`` that the
+    queue gives each child (also as ``--opt=V`` or an abbreviation argparse accepts, ``--jo 2``)."""
+    rest, skip = [], None
     for a in argv:
         name = a.split("=", 1)[0]
-        if skip:
-            skip = False
-        elif len(name) > 2 and "--jobs".startswith(name):
-            skip = "=" not in a
+        if skip == "one":
+            skip = None
+            continue
+        if skip == "many" and not a.startswith("-"):
+            continue
+        skip = None
+        if len(name) > 2 and "--jobs".startswith(name):
+            skip = None if "=" in a else "one"
+        elif len(name) > 7 and ("--only-seeds".startswith(name) or "--only-arms".startswith(name)):
+            skip = None if "=" in a else "many"
         else:
             rest.append(a)
     return rest
