@@ -122,3 +122,27 @@ def test_cpu_malloc_reuses_freed_blocks_in_this_process_only(opt_out):
     else:
         assert faults < pages // 100, faults  # the block is reused
     assert environ == "None"  # nothing for subprocesses to inherit
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="reads XLA's compiled program: JAX leg only")
+def test_xla_cpu_runs_mixed_bfloat16_convolutions_in_float32():
+    """What the speed page says of JAX bfloat16 on CPUs: Keras traces bfloat16 convolutions and
+    XLA's CPU compiler turns each into a float32 one between conversions. If a jaxlib changes
+    that, this fails and the page's reading is to be measured again."""
+    import keras
+    import numpy as np
+
+    from benchmarks.xla_precision import training_step_census
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3), keras.layers.ReLU(),
+                                  keras.layers.Conv2D(4, 3), keras.layers.GlobalAveragePooling2D(),
+                                  keras.layers.Dense(3)])
+        got = training_step_census(model, np.ones((2, 8, 8, 3), "float32"), np.array([0, 2]))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert got["traced"][("convolution", "bf16")] >= 2  # forward and backward ones, asked in bfloat16
+    assert ("convolution", "bf16") not in got["compiled"]
+    assert got["compiled"][("convolution", "f32")] >= 2 and got["converts"] > 0
