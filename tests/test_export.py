@@ -174,6 +174,30 @@ def test_onnx_export_equals_predict(tmp_path):
     np.testing.assert_allclose(_onnx_roundtrip(zoo, x, tmp_path), zoo.predict(x, verbose=0), atol=1e-5)
 
 
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_onnx_export_of_max_pooling_equals_predict(padding, tmp_path):
+    # On JAX, jax2onnx writes max-pooling as a 4-D-window MaxPool that onnxruntime cannot run;
+    # TRTModel.export rewrites it (keras_trt.export.onnx_graph). TF and torch export it as it is.
+    pytest.importorskip("onnx")
+    if padding == "same" and keras.backend.backend() == "torch":
+        pytest.skip("Keras' torch max-pooling computes 'same' padding from traced sizes, which "
+                    "torch.onnx refuses; keras-trt's models pad explicitly (MaxPoolPadding2D).")
+    keras.utils.set_random_seed(1)
+    x_in = keras.Input((9, 9, 2))
+    h = layers.RepeatTime(2)(x_in)
+    h = layers.LIF(v_threshold=0.5)(layers.TimeFolded(keras.layers.Conv2D(4, 3, padding="same"))(h))
+    h = layers.TimeFolded(keras.layers.MaxPooling2D(3, strides=2, padding=padding))(h)  # 9 -> 4 or 5
+    h = layers.LIF(v_threshold=0.5)(layers.TimeFolded(keras.layers.Conv2D(4, 3, padding="same"))(h))
+    h = layers.TimeFolded(keras.layers.MaxPooling2D(2))(h)  # 5 -> 2, valid
+    h = layers.StarProduct()(layers.TimeFolded(keras.layers.Flatten())(h))
+    model = keras_trt.TRTModel(x_in, keras.layers.Dense(3)(h))
+    x = np.random.default_rng(8).normal(size=(3, 9, 9, 2)).astype("float32")
+    _assert_spiking(model, x)
+    expected = model.predict(x, verbose=0)
+    assert np.std(expected, axis=0).max() > 1e-3
+    np.testing.assert_allclose(_onnx_roundtrip(model, x, tmp_path), expected, atol=1e-5)
+
+
 def test_gradient_free_lif_gives_the_same_spikes():
     x = np.random.default_rng(7).random((2, 5, 7)).astype("float32") * 2
     for lif in (layers.LIF(tau=2.0, detach_reset=True), layers.LIF(v_reset=-0.2, decay_input=False)):

@@ -110,11 +110,6 @@ def test_nir_refuses_attention_naming_the_layer():
         ("qkformer_10_384", dict(num_heads=(1, 2, 2), depths=(1, 0, 1)), 32),
     ],
 )
-@pytest.mark.xfail(
-    keras.backend.backend() == "jax", strict=True,
-    reason="jax2onnx writes max-pooling as an ONNX MaxPool that onnxruntime rejects ('Unsupported pooling "
-    "size'); every max-pooling model fails alike on JAX (sresnet18's ImageNet stem too). TF and torch export.",
-)
 def test_onnx_export_equals_predict(name, kwargs, size, tmp_path):
     pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")

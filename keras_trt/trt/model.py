@@ -253,7 +253,9 @@ class TRTModel(keras.Model):
         The exported program is the inference pass (the plain SNN): the LIF layers run as plain
         tensor ops without their custom-gradient op (:func:`keras_trt.neurons.gradient_free`),
         and ``input_signature`` defaults to the model's inputs with a free batch size (torch
-        exports a batch of 1 unless ``input_signature`` fixes another).
+        exports a batch of 1 unless ``input_signature`` fixes another). On JAX, the ONNX file's
+        max-pooling nodes are rewritten into ones onnxruntime runs
+        (:mod:`keras_trt.export.onnx_graph`).
 
         >>> import keras_trt
         >>> model = keras_trt.zoo.load("smlp-basicmotions-t20")
@@ -265,8 +267,13 @@ class TRTModel(keras.Model):
             # Keras derives it only for a model that has been called since it was built.
             input_signature = [self.input]
         with neurons.gradient_free(), temporal.trt_branches(False):
-            return super().export(filepath, format=format, verbose=verbose,
-                                  input_signature=input_signature, **kwargs)
+            out = super().export(filepath, format=format, verbose=verbose,
+                                 input_signature=input_signature, **kwargs)
+        if format == "onnx" and keras.backend.backend() == "jax":
+            from keras_trt.export.onnx_graph import fix_onnx_file
+
+            fix_onnx_file(filepath)  # jax2onnx's max-pooling, which onnxruntime cannot run
+        return out
 
     @property
     def input_spec(self):
