@@ -299,7 +299,8 @@ def _generated(name):
         parts = []
         results = ROOT / "benchmarks" / "results"
         # One record per CPU kind (latest.md is the newest of them again), then the other benchmarks.
-        paths = sorted((results / "cpus").glob("*.md")) + sorted(p for p in results.glob("*.md") if p.stem != "latest")
+        paths = (sorted((results / "cpus").glob("*.md")) + sorted(p for p in results.glob("*.md") if p.stem != "latest")
+                 + sorted((results / "spikformer").glob("*.md")))  # the transformer's own table
         for path in paths:
             parts += [f"### `{path.relative_to(ROOT)}`", "", path.read_text(encoding="utf-8").strip(), ""]
         return "\n".join(parts)
