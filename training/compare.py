@@ -597,15 +597,16 @@ def main(argv=None):
                         f"alone: {' '.join(cheap_arms.DEFAULT_VARIANTS)}")
     parser.add_argument("--no-probe", action="store_true", help="skip the perturbation/firing-rate probes")
     parser.add_argument("--only-seeds", type=nonnegative_int, nargs="+", metavar="S",
-                        help="train just these seeds and write no page (to run seeds in parallel "
-                        "processes; a final call without it reuses them and writes the page)")
+                        help="train just these seeds and write no page (a campaign in parts, or "
+                        "seeds on several machines; a final call without it reuses them and writes "
+                        "the page)")
     parser.add_argument("--only-arms", nargs="+", metavar="ARM",
                         help="train just these arms (keys as in the run folders <key>-seed<N>: trt, "
                         "plain, plain-flops, rev-cons, star, trt-at-<point>, ...) and write no page")
     parser.add_argument("--jobs", type=positive_int, default=1,
-                        help="train the seeds in this many parallel processes, each on its share "
-                        "of the CPU cores (default 1; on small models 2 single-threaded processes "
-                        "beat one 2-thread process)")
+                        help="train the unfinished arms in this many parallel processes, one arm of "
+                        "one seed each, each on its share of the CPU cores (default 1; on small "
+                        "models 2 single-threaded processes beat one 2-thread process)")
     parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"])
     parser.add_argument("--data-dir")
     parser.add_argument("--output", help="run folders (default runs/compare/<recipe>)")
