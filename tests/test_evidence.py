@@ -351,8 +351,10 @@ def test_compare_with_jobs_trains_every_arm_in_child_processes(tmp_path, monkeyp
     capsys.readouterr()
     # The whole comparison then trains only what is missing, one arm per child, and writes the page.
     result = compare.main(argv)
-    launched = [l.split(":")[0] for l in capsys.readouterr().out.splitlines() if "a process on CPU cores" in l]
+    out = capsys.readouterr().out.splitlines()
+    launched = [l.split(":")[0] for l in out if "a process on CPU cores" in l]
     assert sorted(launched) == ["[compare] seed 0 plain", "[compare] seed 0 plain-flops", "[compare] seed 0 trt"]
+    assert sum("units finished" in l for l in out) == 3 and any(" 3 of 3 units finished" in l for l in out)
     assert {k: len(v) for k, v in result["runs"].items()} == {"trt": 2, "plain": 2, "plain-flops": 2}
     assert [r["seed"] for r in result["runs"]["trt"]] == [0, 1]
     assert (tmp_path / "results" / "smlp-basicmotions-t20.md").exists()

@@ -131,6 +131,7 @@ def run_children(args, work, jobs, echo=print, poll=0.5):
     naming the units that failed (the others still run: their runs are kept). Ctrl-C or SIGTERM
     stops the children too."""
     work = list(work)
+    total, began = len(work), time.monotonic()
     shares = assign_cores(max(1, min(jobs, len(work))))
     running, codes = {}, []  # share index -> (unit, process)
     previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)  # a killed parent leaves no orphans
@@ -150,6 +151,9 @@ def run_children(args, work, jobs, echo=print, poll=0.5):
                 if p.poll() is not None:
                     codes.append((unit, p.returncode))
                     del running[slot]
+                    minutes = (time.monotonic() - began) / 60
+                    echo(f"[compare] {_describe(unit)} {'done' if p.returncode == 0 else 'FAILED'}: "
+                         f"{len(codes)} of {total} units finished, {minutes:.0f} min", flush=True)
     except KeyboardInterrupt:
         _stop(running.values())
         raise SystemExit("interrupted: rerun the same command to resume from the last finished epochs.")
