@@ -36,8 +36,9 @@ seconds (``<page>-compute.png``); ``<page>.json`` holds its numbers for ``traini
 which regenerates the README's tables. Finished runs are reused and interrupted ones resume, so
 the same command continues an interrupted comparison or adds seeds. ``--jobs N`` trains the
 unfinished arms of every seed in N processes at once, one arm of one seed per process, each pinned
-to its share of the cores (``training.seed_jobs``), then writes the page from their runs; ``--only-seeds`` and ``--only-arms`` train a part (for schedules
-of your own, say one process per arm) and write no page. A run folder being trained is locked
+to its share of the cores (``training.seed_jobs``), then writes the page from their runs;
+``--only-seeds`` and ``--only-arms`` train a part (a campaign over several sittings or machines)
+and write no page. A run folder being trained is locked
 (``training.run_lock``): a second process on it stops with a message instead of training it twice.
 """
 
