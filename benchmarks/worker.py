@@ -8,7 +8,8 @@ that the frameworks take turns on the same machine.
 Commands (``op``): ``info``; ``setup`` (build a model and warm it up: compilation, first
 steps); ``time`` (run ``n`` steps of one workload, return each wall time); ``memory`` (reset the
 resident-set high-water mark, run ``n`` training steps, return the peak); ``export`` / ``check``
-(the shared-weights equality check); ``quit``.
+(the shared-weights equality check); ``profile`` (``n`` steps under the framework's profiler,
+op by op: :mod:`benchmarks.op_profile`); ``quit``.
 
 Workloads are keyed ``train_T{T}``, ``infer_T{T}``, ``trt_T{T}_{reverse_at}`` (a TRT training
 step) and ``trtinfer_T{T}_{reverse_at}`` (inference with the TRT-trained model).
@@ -285,6 +286,10 @@ def main():
                     times.append(time.perf_counter() - s)
                 out = {"before": before, "after": common.memory(), "reset": reset, "times": times,
                        "modules": [m for m in ("tensorflow", "jax", "torch") if m in sys.modules]}
+            elif op == "profile":
+                from benchmarks import op_profile
+
+                out = op_profile.profile(runner.steps[cmd["key"]], cmd["n"], FRAMEWORK, cmd["trace_dir"])
             elif op == "flops":
                 out = runner.flops(cmd["T"], cmd["reverse_at"])
             elif op == "export":
