@@ -160,10 +160,11 @@ def test_generated_blocks(site):
     assert site._generated("results-table") == results_table.table(results_table.load(ROOT / "docs" / "results"))
     bench = site._generated("benchmarks")
     # Every CPU kind's record, float32 before bfloat16, then the other benchmarks, then the
-    # transformer's table; the ResNet's latest.md (a copy of one kind's record) is left out.
+    # transformer's table, then the op profiles; the ResNet's latest.md (a copy of one kind's record) is left out.
     assert (bench.index("cpus/amd-zen-3.md") < bench.index("cpus/amd-zen-4-bf16.md") < bench.index("streaming.md")
-            < bench.index("results/spikformer/latest.md"))
+            < bench.index("results/spikformer/latest.md") < bench.index("results/profiles/"))
     assert "`benchmarks/results/latest.md`" not in bench
+    assert site._generated("cheap-table") == results_table.cheap_table(results_table.load(ROOT / "docs" / "results"))
     with pytest.raises(Exception, match="unknown generated block 'nope'"):
         site._generated("nope")
 

@@ -234,6 +234,13 @@ def test_compare_writes_a_page_and_reuses_finished_runs(tmp_path, monkeypatch):
     monkeypatch.setattr(train, "train", lambda *a, **k: pytest.fail("a finished run was retrained"))
     again = compare.main(argv)
     assert json.dumps(again["comparisons"]) == json.dumps(result["comparisons"])
+    # New words, or a cheaper default for training.train, do not change what an arm trained...
+    monkeypatch.setattr(recipes, "get", lambda name: tiny.replace(description="reworded", cheap="frac=0.5"))
+    assert compare.main(argv)["runs"]["trt"][0]["test"] == runs["trt"][0]["test"]
+    # ...another learning rate does, and the folders holding the old runs are refused.
+    monkeypatch.setattr(recipes, "get", lambda name: tiny.replace(learning_rate=tiny.learning_rate / 2))
+    with pytest.raises(SystemExit, match="holds a run of another arm or recipe setting"):
+        compare.main(argv)
 
 
 @once

@@ -87,3 +87,37 @@ def test_quickstart_trains_both_arms():
     for runs in results.values():
         (accuracy, seconds), = runs
         assert 0.0 <= accuracy <= 1.0 and seconds > 0
+
+
+@pytest.mark.backend_independent  # recipe handling; the variants themselves: tests/test_cheap_trt.py
+def test_a_recipes_cheaper_default_is_what_train_trains(tmp_path):
+    """A recipe's ``cheap`` variant is its TRT run (recorded as such, in the preset too);
+    ``full_trt`` trains full TRT, and a checkpoint of one does not resume as the other."""
+    recipe = recipes.get("scnn-digits-t4").replace(batch_size=512, build=dict(widths=(4, 8)),
+                                                    cheap="at=input,frac=0.5")
+    kw = dict(epochs=1, verbose=0)
+    cheap = train.train(recipe, output=tmp_path / "cheap", **kw)
+    assert cheap["variant"] == "at=input,frac=0.5"
+    model = keras.saving.load_model(tmp_path / "cheap" / "checkpoint" / "model.keras")
+    names = [layer.name for layer in model.layers]
+    reversal = next(layer for layer in model.layers if type(layer).__name__ == "TemporalReversal")
+    # At the input: before the stem's convolution, where full TRT has it after the stem's neuron.
+    assert names.index(reversal.name) < min(i for i, n in enumerate(names) if "conv" in n)
+    assert model.trt_config.batch_fraction == 0.5
+    card = json.loads((tmp_path / "cheap" / "preset" / "metadata.json").read_text())
+    assert "cheaper TRT" in json.dumps(card)
+
+    full = train.train(recipe, output=tmp_path / "full", full_trt=True, save_preset=False, **kw)
+    assert "variant" not in full
+    model = keras.saving.load_model(tmp_path / "full" / "checkpoint" / "model.keras")
+    names = [layer.name for layer in model.layers]
+    reversal = next(layer for layer in model.layers if type(layer).__name__ == "TemporalReversal")
+    assert names.index(reversal.name) > min(i for i, n in enumerate(names) if "conv" in n)
+    with pytest.raises(SystemExit, match="different run"):
+        train.train(recipe, output=tmp_path / "full", save_preset=False, epochs=2, verbose=0)
+
+
+@pytest.mark.backend_independent
+def test_full_trt_flag_is_refused_where_it_changes_nothing(capsys):
+    with pytest.raises(SystemExit, match="trains full TRT already"):
+        train.main(["scnn-digits-t4", "--full-trt"])

@@ -35,6 +35,14 @@ def builder_input_shape(architecture, input_shape):
     return input_shape
 
 
+def _how(extra):
+    """How the preset was trained: the plain SNN, TRT, or a cheaper TRT variant."""
+    if not extra.get("trained_with_trt"):
+        return "plain SNN"
+    variant = extra.get("trt_variant")
+    return f"cheaper TRT `{variant}`, the recipe's default" if variant else "TRT"
+
+
 def add(preset, notes="", zoo_dir=ZOO):
     from keras_trt import zoo
     from keras_trt.zoo.integrity import hash_files
@@ -68,7 +76,7 @@ def add(preset, notes="", zoo_dir=ZOO):
         license=meta.get("license", "apache-2.0"), published=False,
         notes=(f"Trained here on a 2-core CPU with `python -m training.train {extra.get('recipe', name)}` "
                f"(seed {extra.get('seed')}, {extra.get('epochs')} epochs, backend {meta['backend']}, "
-               f"{'TRT' if extra.get('trained_with_trt') else 'plain SNN'}); the accuracy is on the "
+               f"{_how(extra)}); the accuracy is on the "
                f"held-out test split. {notes}").strip(),
     )
     (tmp / "card.json").write_text(json.dumps(card, indent=2) + "\n")

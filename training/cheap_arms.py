@@ -93,6 +93,44 @@ def _label(items, epochs, trt):
     return "TRT " + ", ".join(parts)
 
 
+def _fields(spec, items, full_trt, epochs):
+    """``(TRTConfig fields, builder overrides)`` of the parsed variant ``items``."""
+    trt = dict(full_trt)
+    if "frac" in items:
+        trt["batch_fraction"] = items["frac"]
+    if "every" in items:
+        trt["every_steps"] = items["every"]
+    for name in ("last", "first"):
+        if name in items:
+            n = max(1, min(epochs, int(round(items[name] * epochs))))
+            if n == epochs:
+                raise ValueError(f"--cheap {spec!r}: {name}={items[name]:g} of {epochs} epochs is "
+                                 "every epoch (full TRT); use a smaller fraction.")
+            if name == "last":
+                trt["start_epoch"] = epochs - n
+            else:
+                trt["stop_epoch"] = n
+    return trt, ({"reverse_at": items["at"]} if "at" in items else {})
+
+
+def applied(recipe, spec, epochs=None):
+    """``recipe`` with the variant ``spec`` in its TRT fields and builder arguments, for a run of
+    ``epochs`` epochs (default the recipe's): what ``training.train`` trains for a recipe whose
+    ``cheap`` names a variant.
+
+    >>> from training.recipe import get
+    >>> r = applied(get("spointnet-mnistpoints-t2"), "at=stage2")
+    >>> r.build["reverse_at"], r.cheap
+    ('stage2', None)
+    """
+    epochs = epochs or recipe.epochs
+    items = parse(spec)
+    trt, build = _fields(spec, items, recipe.trt or {}, epochs)
+    return recipe.replace(trt=trt, build=dict(recipe.build, **build), cheap=None,
+                          description=f"{recipe.description} Trained with cheaper TRT: "
+                          f"{_label(items, epochs, trt)[4:]} (`{spec}`).")
+
+
 def variant_arms(specs, full_trt, epochs):
     """The :class:`training.compare.Arm` of each variant spec, on top of the recipe's TRT fields
     ``full_trt``, for a run of ``epochs`` epochs."""
@@ -101,26 +139,11 @@ def variant_arms(specs, full_trt, epochs):
     arms, seen = [], set()
     for spec in specs:
         items = parse(spec)
-        trt = dict(full_trt)
-        if "frac" in items:
-            trt["batch_fraction"] = items["frac"]
-        if "every" in items:
-            trt["every_steps"] = items["every"]
-        for name in ("last", "first"):
-            if name in items:
-                n = max(1, min(epochs, int(round(items[name] * epochs))))
-                if n == epochs:
-                    raise ValueError(f"--cheap {spec!r}: {name}={items[name]:g} of {epochs} epochs is "
-                                     "every epoch (full TRT); use a smaller fraction.")
-                if name == "last":
-                    trt["start_epoch"] = epochs - n
-                else:
-                    trt["stop_epoch"] = n
+        trt, build = _fields(spec, items, full_trt, epochs)
         key = _key(items)
         if key in seen:
             raise ValueError(f"--cheap: the variant {spec!r} is given twice.")
         seen.add(key)
-        build = {"reverse_at": items["at"]} if "at" in items else {}
         arms.append(Arm(key, _label(items, epochs, trt), trt, build))
         arms.append(Arm(f"plain-for-{key}", f"plain SNN, the FLOPs of {key}", None,
                         epochs=MATCH + key))

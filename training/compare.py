@@ -166,18 +166,32 @@ def _finished(folder, probe):
     return (folder / "result.json").exists() and (not probe or (folder / "probe.json").exists())
 
 
+#: Recipe fields that do not change what an arm trains (its words, the recipe's own default
+#: variant, where it runs): a run folder recorded under other values is still the same run.
+NOT_DEFINING = ("description", "cheap", "runs_here")
+
+
+def _defining(recipe_fields):
+    return {k: v for k, v in recipe_fields.items() if k not in NOT_DEFINING}
+
+
+def _defining_spec(spec):
+    return dict(spec, recipe=_defining(spec.get("recipe", {})))
+
+
 def _run_arm(recipe, arm, seed, epochs, folder, data_dir, verbose):
     from training.train import train
 
+    # An arm says what it trains: the recipe's own cheaper default (``cheap``) does not apply.
     variant = recipe.replace(trt=arm.trt if arm.trt is not None else recipe.trt,
-                             build=dict(recipe.build, **arm.build))
+                             build=dict(recipe.build, **arm.build), cheap=None)
     # Everything that defines the run (JSON-normalised: tuples become lists).
     spec = json.loads(json.dumps(dict(dataclasses.asdict(arm), seed=seed, epochs=epochs,
-                                      recipe=dataclasses.asdict(variant))))
+                                      recipe=_defining(dataclasses.asdict(variant)))))
     folder.mkdir(parents=True, exist_ok=True)
     with run_lock.locked(folder):  # another process training this folder: stop, do not share it
         spec_path = folder / "arm.json"
-        if spec_path.exists() and json.loads(spec_path.read_text()) != spec:
+        if spec_path.exists() and _defining_spec(json.loads(spec_path.read_text())) != spec:
             raise SystemExit(
                 f"{folder} holds a run of another arm or recipe setting; use another --output or "
                 "delete that folder."

@@ -23,6 +23,12 @@ class Recipe:
         trt: ``TRTConfig`` fields, or None for the plain SNN.
         schedule: ``"cosine"`` (to zero over the run, after ``warmup_epochs``) or ``"constant"``.
         runs_here: whether its data ships with a PyPI wheel and it trains on a 2-core CPU.
+        cheap: a cheaper TRT variant (a ``training.compare --cheap`` spec such as
+            ``"at=stage2"``) that ``training.train`` uses for the recipe's TRT runs instead of
+            full TRT (``--full-trt`` trains full TRT); set only where the recipe's 5-seed
+            comparison showed that the variant pays for its compute
+            (``docs/results/<recipe>-cheap.md``). ``trt`` and ``build`` stay full TRT's, the
+            reference that ``training.compare`` compares every arm with.
     """
 
     name: str
@@ -43,6 +49,7 @@ class Recipe:
     dataset_kwargs: dict = dataclasses.field(default_factory=dict)
     description: str = ""
     runs_here: bool = False
+    cheap: str | None = None
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

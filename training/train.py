@@ -31,6 +31,8 @@ def _parse(argv):
     parser.add_argument("--batch-size", type=_positive_int, help="override the recipe's batch size")
     parser.add_argument("--seed", type=nonnegative_int, default=0)
     parser.add_argument("--no-trt", action="store_true", help="train the plain SNN (baseline)")
+    parser.add_argument("--full-trt", action="store_true", help="full TRT where the recipe's default "
+                        "is a cheaper variant (its `cheap` field)")
     parser.add_argument("--output", help="output folder (default runs/<recipe>/<backend>-seed<S>[-plain])")
     parser.add_argument("--data-dir", help="dataset folder for recipes whose data must be downloaded")
     parser.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
@@ -49,8 +51,9 @@ def _parse(argv):
 _positive_int = positive_int
 
 
-def default_output(recipe_name, backend, seed, trt, precision="float32"):
-    suffix = ("" if trt else "-plain") + ("" if precision == "float32" else "-bf16")
+def default_output(recipe_name, backend, seed, trt, precision="float32", full_trt=False):
+    suffix = ("" if trt else "-plain") + ("-fulltrt" if trt and full_trt else "") + (
+        "" if precision == "float32" else "-bf16")
     return Path("runs") / recipe_name / f"{backend}-seed{seed}{suffix}"
 
 
@@ -140,12 +143,13 @@ def _callbacks():
 
 def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, data_dir=None,
           restart=False, verbose="auto", extra_callbacks=(), save_preset=True, devices=None,
-          multi_host=False, precision="float32"):
+          multi_host=False, precision="float32", full_trt=False):
     """Runs ``recipe`` and returns the result dict (also written to ``output/result.json``).
 
     ``devices``: train data-parallel on that many devices, ``multi_host``: across hosts (see
     ``keras_trt.distribute``). ``precision``: the model's Keras dtype policy (``"float32"`` or
-    ``"mixed_bfloat16"``)."""
+    ``"mixed_bfloat16"``). A TRT run of a recipe with a ``cheap`` variant trains that variant
+    (recorded as the run's ``variant``) unless ``full_trt``."""
     import keras
 
     if devices is not None or multi_host:
@@ -155,7 +159,8 @@ def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, dat
                                       multi_host=multi_host):
             return train(recipe, output=output, epochs=epochs, batch_size=batch_size, seed=seed,
                          trt=trt, data_dir=data_dir, restart=restart, verbose=verbose,
-                         extra_callbacks=extra_callbacks, save_preset=save_preset, precision=precision)
+                         extra_callbacks=extra_callbacks, save_preset=save_preset, precision=precision,
+                         full_trt=full_trt)
 
     output = Path(output)
     epochs = recipe.epochs if epochs is None else epochs
@@ -169,6 +174,11 @@ def train(recipe, *, output, epochs=None, batch_size=None, seed=0, trt=True, dat
                backend=keras.backend.backend())
     if precision != "float32":  # only then: float32 checkpoints of earlier versions still resume
         run["precision"] = precision
+    if trt and recipe.cheap and not full_trt:
+        from training import cheap_arms
+
+        run["variant"] = recipe.cheap
+        recipe = cheap_arms.applied(recipe, recipe.cheap, epochs)
     output.mkdir(parents=True, exist_ok=True)
     try:
         with run_lock.locked(output):  # a second process on this folder stops here
@@ -276,10 +286,12 @@ def _run(recipe, output, run, epochs, batch_size, seed, trt, data_dir, restart, 
             metrics={"accuracy": metrics["accuracy"]}, overwrite=True, name=recipe.name,
             description=recipe.description, architecture=recipe.architecture, build=recipe.build,
             recipe=recipe.name, trained_with_trt=bool(trt), seed=seed, epochs=epochs,
+            **({"trt_variant": run["variant"]} if "variant" in run else {}),
         )
     write_json(output / "result.json", result)
     print(f"{recipe.name}: held-out accuracy {metrics['accuracy']:.4f} "
-          f"({'TRT' if trt else 'plain SNN'}, seed {seed}) -> {output}")
+          f"({'plain SNN' if not trt else 'TRT ' + run['variant'] if 'variant' in run else 'TRT'}, "
+          f"seed {seed}) -> {output}")
     return result
 
 
@@ -419,15 +431,18 @@ def main(argv=None):
     import keras
 
     verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
+    if args.full_trt and (args.no_trt or not recipe.cheap):
+        raise SystemExit(f"error: --full-trt: {recipe.name} trains full TRT already"
+                         + (" (and --no-trt trains the plain SNN)." if args.no_trt else "; drop the flag."))
     output = args.output or default_output(recipe.name, keras.backend.backend(), args.seed, not args.no_trt,
-                                           args.precision)
+                                           args.precision, args.full_trt)
     from keras_trt.distribute import DistributeError
 
     try:
         return train(recipe, output=output, epochs=args.epochs, batch_size=args.batch_size,
                      seed=args.seed, trt=not args.no_trt, data_dir=args.data_dir,
                      restart=args.restart, verbose=verbose, devices=args.devices,
-                     multi_host=args.multi_host, precision=args.precision)
+                     multi_host=args.multi_host, precision=args.precision, full_trt=args.full_trt)
     except DistributeError as err:  # before training starts
         raise SystemExit(f"error: {err}") from None
     except CheckpointWriteError as err:

@@ -7,7 +7,7 @@
 - ``explanation/benchmark-method.md``: ``benchmarks/README.md``;
 - markers ``<!-- generated: NAME -->`` in hand-written pages, replaced by tables made from the
   data: ``zoo-table`` (the cards in ``zoo/``, through the registry), ``results-table`` and
-  ``ablation-table`` (the summaries in ``docs/results/``), ``benchmarks`` (``benchmarks/results/*.md``).
+  ``ablation-table``, ``cheap-table`` (the summaries in ``docs/results/``), ``benchmarks`` (``benchmarks/results/*.md``).
 
 Settings (environment): ``DOCS_BACKEND`` (Keras backend of the tutorials, default ``jax``),
 ``DOCS_JOBS`` (tutorials run at once, default 1), ``DOCS_CACHE=0`` (re-run every tutorial; by
@@ -284,11 +284,12 @@ def _generated(name):
         from training import zoo_table
 
         return zoo_table.table()
-    if name in ("results-table", "ablation-table"):
+    if name in ("results-table", "ablation-table", "cheap-table"):
         from training import results_table
 
         summaries = results_table.load(DOCS / "results")
-        return (results_table.table if name == "results-table" else results_table.ablation_table)(summaries)
+        return {"results-table": results_table.table, "ablation-table": results_table.ablation_table,
+                "cheap-table": results_table.cheap_table}[name](summaries)
     if name == "tutorial-list":
         rows = []
         for n in TUTORIAL_ORDER:
@@ -300,11 +301,12 @@ def _generated(name):
         results = ROOT / "benchmarks" / "results"
         # One record per CPU kind (latest.md is the newest of them again), then the other benchmarks.
         paths = (sorted((results / "cpus").glob("*.md")) + sorted(p for p in results.glob("*.md") if p.stem != "latest")
-                 + sorted((results / "spikformer").glob("*.md")))  # the transformer's own table
+                 + sorted((results / "spikformer").glob("*.md"))  # the transformer's own table
+                 + sorted((results / "profiles").glob("*.md")))  # benchmarks.profile_step
         for path in paths:
             parts += [f"### `{path.relative_to(ROOT)}`", "", path.read_text(encoding="utf-8").strip(), ""]
         return "\n".join(parts)
-    raise PluginError(f"unknown generated block {name!r} (known: zoo-table, results-table, ablation-table, benchmarks, tutorial-list)")
+    raise PluginError(f"unknown generated block {name!r} (known: zoo-table, results-table, ablation-table, cheap-table, benchmarks, tutorial-list)")
 
 
 def on_page_markdown(markdown, page, config, files, **kwargs):
