@@ -198,6 +198,15 @@ def test_compare_cheap_arms_page(tmp_path, monkeypatch):
     assert [r["epochs"] for r in runs["plain-e3"]] == [3]
     spec = json.loads((tmp_path / "runs" / "cheap-last0.5-seed0" / "arm.json").read_text())
     assert spec["trt"]["start_epoch"] == 1
+    # The resolution is kept beside the runs: a later `--jobs` call queues nothing for a seed
+    # whose runs are all finished (it would otherwise relaunch the plain arms to resolve them).
+    from training import seed_jobs
+
+    arms = compare.arms_for(tiny, cheap=["frac=0.25", "last=0.5", "every=2"])
+    done = lambda seed, key: compare._arm_finished(tmp_path / "runs", seed, key, False, 2)  # noqa: E731
+    assert done(0, "plain-for-cheap-frac0.25") and not done(1, "plain-for-cheap-frac0.25")
+    assert seed_jobs.units([0], [(a.key, 1) for a in arms], compare.arms_together(arms), done) == []
+    assert not compare._arm_finished(tmp_path / "runs", 0, "plain-for-cheap-frac0.25", False, 3)  # other epochs
     text = (results / "tiny-basicmotions-cheap.md").read_text()
     assert text.startswith("# tiny-basicmotions: cheaper TRT variants")
     for key in ("cheap-frac0.25", "cheap-last0.5", "cheap-every2"):

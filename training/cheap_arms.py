@@ -31,6 +31,8 @@ DEFAULT_VARIANTS = ("frac=0.25", "last=0.25", "first=0.25", "every=4", "at=stage
 _KEYS = ("at", "frac", "first", "last", "every")
 PREFIX = "cheap-"
 MATCH = "match:"
+#: The key prefix of a variant's compute-matched plain arm as asked (it resolves to a plain run).
+MATCHED = "plain-for-"
 
 
 def parse(spec):
@@ -145,7 +147,7 @@ def variant_arms(specs, full_trt, epochs):
             raise ValueError(f"--cheap: the variant {spec!r} is given twice.")
         seen.add(key)
         arms.append(Arm(key, _label(items, epochs, trt), trt, build))
-        arms.append(Arm(f"plain-for-{key}", f"plain SNN, the FLOPs of {key}", None,
+        arms.append(Arm(f"{MATCHED}{key}", f"plain SNN, the FLOPs of {key}", None,
                         epochs=MATCH + key))
     return arms
 

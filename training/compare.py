@@ -47,6 +47,7 @@ import csv
 import dataclasses
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -166,6 +167,40 @@ def _finished(folder, probe):
     return (folder / "result.json").exists() and (not probe or (folder / "probe.json").exists())
 
 
+#: Which plain run each cheap variant's compute-matched arm resolved to, kept beside the runs so
+#: that the ``--jobs`` queue of a later call knows it without building the models.
+MATCHES_FILE = "cheap-matches.json"
+
+
+def _record_matches(output, epochs, matches):
+    path = Path(output) / MATCHES_FILE
+    data = {"epochs": epochs, "matches": matches}
+    if not matches or _recorded_matches(output, epochs) == matches:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # children may write it at once
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _recorded_matches(output, epochs):
+    """``{variant key: plain arm key}`` recorded for runs of ``epochs`` epochs, else None."""
+    try:
+        data = json.loads((Path(output) / MATCHES_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data.get("matches") if data.get("epochs") == epochs else None
+
+
+def _arm_finished(output, seed, key, probe, epochs):
+    """:func:`_finished` for an arm key of the queue; a cheap variant's compute-matched arm
+    (``plain-for-<variant>``) counts as finished when the plain run it resolved to is."""
+    if key.startswith(cheap_arms.MATCHED):
+        resolved = (_recorded_matches(output, epochs) or {}).get(key[len(cheap_arms.MATCHED):])
+        return resolved is not None and _finished(Path(output) / f"{resolved}-seed{seed}", probe)
+    return _finished(Path(output) / f"{key}-seed{seed}", probe)
+
+
 #: Recipe fields that do not change what an arm trains (its words, the recipe's own default
 #: variant, where it runs): a run folder recorded under other values is still the same run.
 NOT_DEFINING = ("description", "cheap", "runs_here")
@@ -264,6 +299,7 @@ def run(recipe, seeds, output, arms, epochs=None, data_dir=None, verbose=0, prob
     # The cheap variants' compute-matched plain arms, resolved to a plain run of that many epochs
     # (shared between variants that round to the same epochs).
     matches, arms, asked_as = _resolve_matches(recipe, data, arms, epochs, flops_epochs, flops_plain)
+    _record_matches(output, epochs, matches)
     if only_arms is not None:
         arms = [arm for arm in arms if arm.key in only_arms or asked_as.get(arm.key, set()) & set(only_arms)]
     flops = {arm.key: training_flops(recipe, data, arm.build, trt=_flops_trt(arm), epochs=epochs)
@@ -657,8 +693,8 @@ def main(argv=None):
         wanted = [a for a in arms if not args.only_arms or a.key in args.only_arms]
         work = seed_jobs.units(args.only_seeds or range(args.seeds), [(a.key, arm_cost(a)) for a in wanted],
                                together=arms_together(arms),
-                               done=lambda seed, key: _finished(output / f"{key}-seed{seed}",
-                                                                not args.no_probe))
+                               done=lambda seed, key: _arm_finished(output, seed, key, not args.no_probe,
+                                                                    args.epochs or recipe.epochs))
         seed_jobs.run_children(seed_jobs.without_jobs(argv if argv is not None else sys.argv[1:]),
                                work, args.jobs)
         if args.only_arms or args.only_seeds:
