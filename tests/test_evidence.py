@@ -582,3 +582,29 @@ def test_evaluate_reports_perturbations_of_a_zoo_model(capsys):
     model = zoo.load("smlp-basicmotions-t20")
     assert report["accuracy"] == pytest.approx(measured["accuracy"])
     assert report["reversed"] == pytest.approx(np.mean(np.argmax(model.predict(x[:, ::-1], verbose=0), -1) == y))
+
+
+@once
+def test_plots_draw_every_arm_of_a_page_with_many_arms(tmp_path, monkeypatch):
+    """The cheap PointNet page has 11 arms, more than matplotlib's 10 cycle colours: every arm is
+    in both plots' legends (each arm's mean over the seeds), in colours of its own."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    matplotlib.use("Agg")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs/results/runs/spointnet-mnistpoints-t2/comparison-cheap.json")) as f:
+        result = json.load(f)
+    labels = [a["label"] for a in result["arms"]]
+    assert len(labels) == 11
+    saved = []
+    real = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (saved.append(fig), real(fig, *a, **k))[1])
+    compare.plot(result, tmp_path / "curves.png", tmp_path / "compute.png")
+    axes = [ax for fig in saved for ax in fig.axes]
+    assert len(axes) == 3
+    for ax in axes:
+        handles, names = ax.get_legend_handles_labels()
+        assert names == labels
+        assert len({h.get_color() for h in handles}) == len(labels)
+        assert all(h.get_linewidth() == 2 for h in handles)  # the means, drawn bold

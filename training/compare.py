@@ -587,6 +587,20 @@ def _accuracy_floor(result, below=15.0):
     return max(0.0, min(final) - below) if final else 0.0
 
 
+#: Above this many arms a plot draws each arm's mean over the seeds, its seeds faint behind it.
+MEAN_ABOVE_ARMS = 4
+
+
+def _draw(ax, curves, color, label, mean):
+    """``curves``: ``(x, y)`` per seed; all of them, or (``mean``) their mean bold and them faint."""
+    for i, (x, y) in enumerate(curves):
+        ax.plot(x, y, color=color, alpha=0.15 if mean else 0.6, lw=1, label=None if mean or i else label)
+    same = curves and all(len(y) == len(curves[0][1]) for _, y in curves)
+    if mean and same:
+        ax.plot(np.mean([x for x, _ in curves], axis=0), np.mean([y for _, y in curves], axis=0),
+                color=color, lw=2, label=label)
+
+
 def plot(result, curves_path, compute_path):
     """Learning curves (accuracy per epoch) and accuracy against training FLOPs and seconds."""
     import matplotlib
@@ -594,40 +608,45 @@ def plot(result, curves_path, compute_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    arms = list(_curves_by_arm(result))
+    mean = len(arms) > MEAN_ABOVE_ARMS
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = cycle if len(arms) <= len(cycle) else list(plt.get_cmap("tab20").colors)
+    which = "mean over seeds (bold) and every seed" if mean else "every seed"
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for (arm, rs), color in zip(_curves_by_arm(result), colors):
-        for i, r in enumerate(rs):
-            y = 100 * np.array(r["curve"])
-            ax.plot(np.arange(1, len(y) + 1), y, color=color, alpha=0.6, lw=1,
-                    label=arm["label"] if i == 0 else None)
-    ax.set(xlabel="epoch", ylabel="held-out accuracy (%)", title=f"{result['recipe']}: every arm and seed",
+    for i, (arm, rs) in enumerate(arms):
+        curves = [(np.arange(1, len(r["curve"]) + 1), 100 * np.array(r["curve"])) for r in rs]
+        _draw(ax, curves, colors[i % len(colors)], arm["label"], mean)
+    ax.set(xlabel="epoch", ylabel="held-out accuracy (%)", title=f"{result['recipe']}: every arm, {which}",
            ylim=(_accuracy_floor(result), 100))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8 if len(arms) <= 6 else 6.5)
     fig.tight_layout()
     fig.savefig(curves_path, dpi=110)
     plt.close(fig)
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
-    for (arm, rs), color in zip(_curves_by_arm(result), colors):
+    for i, (arm, rs) in enumerate(arms):
+        color = colors[i % len(colors)]
         per_epoch = result["flops_per_image"][arm["key"]] * result["n_train"]
         schedule = result.get("flops_per_epoch", {}).get(arm["key"])  # TRT and plain epochs mixed
-        for i, r in enumerate(rs):
+        by_flops, by_seconds = [], []
+        for r in rs:
             y = 100 * np.array(r["curve"])
-            label = arm["label"] if i == 0 else None
             x = (np.cumsum(schedule[: len(y)]) * result["n_train"] if schedule and len(schedule) >= len(y)
                  else per_epoch * np.arange(1, len(y) + 1))
-            a1.plot(x / 1e12, y, color=color, alpha=0.6, lw=1, label=label)
+            by_flops.append((x / 1e12, y))
             if len(r["epoch_seconds"]) == len(y):
-                a2.plot(np.cumsum(steady_seconds(r["epoch_seconds"])), y, color=color, alpha=0.6, lw=1, label=label)
+                by_seconds.append((np.cumsum(steady_seconds(r["epoch_seconds"])), y))
+        _draw(a1, by_flops, color, arm["label"], mean)
+        _draw(a2, by_seconds, color, arm["label"], mean)
     a1.set(xlabel="training TFLOPs (forward + backward, conv/Dense)", ylabel="held-out accuracy (%)",
            ylim=(_accuracy_floor(result), 100))
     a2.set(xlabel=f"training seconds ({result['backend']}, CPU; compiling and pauses left out)")
     for a in (a1, a2):
         a.grid(alpha=0.3)
-        a.legend(fontsize=8)
-    fig.suptitle(f"{result['recipe']}: held-out accuracy against training compute, every seed")
+        a.legend(fontsize=8 if len(arms) <= 6 else 6.5)
+    fig.suptitle(f"{result['recipe']}: held-out accuracy against training compute, {which}")
     fig.tight_layout()
     fig.savefig(compute_path, dpi=110)
     plt.close(fig)
