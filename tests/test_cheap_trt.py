@@ -203,10 +203,12 @@ def test_compare_cheap_arms_page(tmp_path, monkeypatch):
     from training import seed_jobs
 
     arms = compare.arms_for(tiny, cheap=["frac=0.25", "last=0.5", "every=2"])
-    done = lambda seed, key: compare._arm_finished(tmp_path / "runs", seed, key, False, 2)  # noqa: E731
+    matches = compare._recorded_matches(tmp_path / "runs", 2)
+    done = lambda seed, key: compare._arm_finished(tmp_path / "runs", seed, key, False, matches)  # noqa: E731
     assert done(0, "plain-for-cheap-frac0.25") and not done(1, "plain-for-cheap-frac0.25")
     assert seed_jobs.units([0], [(a.key, 1) for a in arms], compare.arms_together(arms), done) == []
-    assert not compare._arm_finished(tmp_path / "runs", 0, "plain-for-cheap-frac0.25", False, 3)  # other epochs
+    assert compare._recorded_matches(tmp_path / "runs", 3) is None  # recorded for other epochs
+    assert not compare._arm_finished(tmp_path / "runs", 0, "plain-for-cheap-frac0.25", False, None)
     text = (results / "tiny-basicmotions-cheap.md").read_text()
     assert text.startswith("# tiny-basicmotions: cheaper TRT variants")
     for key in ("cheap-frac0.25", "cheap-last0.5", "cheap-every2"):
@@ -218,6 +220,7 @@ def test_compare_cheap_arms_page(tmp_path, monkeypatch):
     table = results_table.cheap_table(summaries)
     assert "| TRT reversed branch for 0.25 of each batch | 1.27 |" in table
     assert results_table.ablation_table(summaries) == ""  # not an ablation page
+    assert "tiny-basicmotions" not in results_table.table(summaries)  # nor a headline row
 
 
 def test_schedule_logs_the_same_columns_every_epoch(tmp_path):

@@ -92,11 +92,12 @@ def is_cheap(s):
 
 
 def table(summaries):
-    """Markdown: one row per recipe (ablation summaries are left to ``ablation_table``)."""
+    """Markdown: one row per recipe (ablation and cheap-variant summaries are left to
+    ``ablation_table`` and ``cheap_table``)."""
     lines = ["| recipe | held-out set, samples | seeds | TRT | plain, equal epochs | plain, equal FLOPs | "
              "TRT − plain, equal epochs | TRT − plain, equal FLOPs |",
              "|---|---|---|---|---|---|---|---|"]
-    for s in sorted((s for s in summaries if not is_ablation(s)), key=lambda s: s["recipe"]):
+    for s in sorted((s for s in summaries if not (is_ablation(s) or is_cheap(s))), key=lambda s: s["recipe"]):
         arms = {a["key"]: a for a in s["arms"]}
         comp = {(c["a"], c["b"]): c for c in s["comparisons"]}
         cell = {k: stats.mean_std(arms[k]["accuracy"]) if k in arms else "–" for k in ("trt", "plain", "plain-flops")}
