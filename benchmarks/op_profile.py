@@ -19,7 +19,6 @@ import collections
 import glob
 import os
 import re
-import time
 
 #: (category, pattern on the lower-cased op name), the first match wins.
 CATEGORIES = (
@@ -107,46 +106,31 @@ def torch_ops(prof):
     return {e.key: (e.self_cpu_time_total / 1e3, e.count) for e in prof.key_averages()}
 
 
-def profile(step, n, framework, trace_dir):
-    """Runs ``step`` ``n`` times under ``framework``'s profiler (``keras-tensorflow``,
-    ``keras-jax``, anything else torch-based). Returns ``{"ops": {op: [ms per step, calls per
-    step]}, "wall_ms": [each profiled step's wall time]}``."""
-    walls = []
-
-    def run():
-        for _ in range(n):
-            start = time.perf_counter()
-            step()
-            walls.append((time.perf_counter() - start) * 1e3)
-
+def profile(run, n, framework, trace_dir):
+    """Calls ``run`` (``n`` steps) under ``framework``'s profiler (``keras-tensorflow``,
+    ``keras-jax``, anything else torch-based). Returns ``({op: [ms per step, calls per step]},
+    what run returned)``."""
     os.makedirs(trace_dir, exist_ok=True)
     if framework.startswith("keras-tensorflow"):
         import tensorflow as tf
 
         options = tf.profiler.experimental.ProfilerOptions(host_tracer_level=3)  # op-level events
-        tf.profiler.experimental.start(trace_dir, options=options)
-        try:
-            run()
-        finally:
-            tf.profiler.experimental.stop()
-        ops = xplane_ops(_newest_trace(trace_dir), "tensorflow")
+        profiler = tf.profiler.experimental.Profile(trace_dir, options=options)
     elif framework.startswith("keras-jax"):
         import jax
 
-        jax.profiler.start_trace(trace_dir)
-        try:
-            run()
-        finally:
-            jax.profiler.stop_trace()
-        ops = xplane_ops(_newest_trace(trace_dir), "jax")
+        profiler = jax.profiler.trace(trace_dir)
     else:
         import torch
 
-        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-            run()
+        profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+    with profiler as prof:
+        result = run()
+    if framework.startswith(("keras-tensorflow", "keras-jax")):
+        ops = xplane_ops(_newest_trace(trace_dir), framework.split("-")[1])
+    else:
         ops = torch_ops(prof)
-    return {"ops": {k: [ms / n, c / n] for k, (ms, c) in ops.items() if ms > 0},
-            "wall_ms": walls}
+    return {k: [ms / n, c / n] for k, (ms, c) in ops.items() if ms > 0}, result
 
 
 def _newest_trace(trace_dir):

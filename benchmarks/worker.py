@@ -232,6 +232,16 @@ class TorchRunner:
         return np.asarray(eval_), np.asarray(train)
 
 
+def _timed(step, n):
+    """The wall time of each of ``n`` calls of ``step``, in seconds."""
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def _compare(got, want):
     import numpy as np
 
@@ -268,28 +278,20 @@ def main():
                     runner.steps[cmd["key"]]()
                 out = {}
             elif op == "time":
-                step = runner.steps[cmd["key"]]
-                times = []
-                for _ in range(cmd["n"]):
-                    s = time.perf_counter()
-                    step()
-                    times.append(time.perf_counter() - s)
-                out = {"times": times, "load": os.getloadavg()[0]}
+                out = {"times": _timed(runner.steps[cmd["key"]], cmd["n"]), "load": os.getloadavg()[0]}
             elif op == "memory":
-                step = runner.steps[cmd["key"]]
                 before = common.memory()
                 reset = common.reset_peak_memory()
-                times = []
-                for _ in range(cmd["n"]):
-                    s = time.perf_counter()
-                    step()
-                    times.append(time.perf_counter() - s)
+                times = _timed(runner.steps[cmd["key"]], cmd["n"])
                 out = {"before": before, "after": common.memory(), "reset": reset, "times": times,
                        "modules": [m for m in ("tensorflow", "jax", "torch") if m in sys.modules]}
             elif op == "profile":
                 from benchmarks import op_profile
 
-                out = op_profile.profile(runner.steps[cmd["key"]], cmd["n"], FRAMEWORK, cmd["trace_dir"])
+                step = runner.steps[cmd["key"]]
+                ops, times = op_profile.profile(lambda: _timed(step, cmd["n"]), cmd["n"], FRAMEWORK,
+                                                cmd["trace_dir"])
+                out = {"ops": ops, "wall_ms": [1e3 * t for t in times]}
             elif op == "flops":
                 out = runner.flops(cmd["T"], cmd["reverse_at"])
             elif op == "export":

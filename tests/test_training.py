@@ -121,3 +121,5 @@ def test_a_recipes_cheaper_default_is_what_train_trains(tmp_path):
 def test_full_trt_flag_is_refused_where_it_changes_nothing(capsys):
     with pytest.raises(SystemExit, match="trains full TRT already"):
         train.main(["scnn-digits-t4", "--full-trt"])
+    with pytest.raises(SystemExit, match="exclude each other"):
+        train.main(["spointnet-mnistpoints-t2", "--full-trt", "--no-trt"])

@@ -130,7 +130,7 @@ def applied(recipe, spec, epochs=None):
     trt, build = _fields(spec, items, recipe.trt or {}, epochs)
     return recipe.replace(trt=trt, build=dict(recipe.build, **build), cheap=None,
                           description=f"{recipe.description} Trained with cheaper TRT: "
-                          f"{_label(items, epochs, trt)[4:]} (`{spec}`).")
+                          f"{_label(items, epochs, trt).removeprefix('TRT ')} (`{spec}`).")
 
 
 def variant_arms(specs, full_trt, epochs):

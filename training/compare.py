@@ -173,10 +173,10 @@ MATCHES_FILE = "cheap-matches.json"
 
 
 def _record_matches(output, epochs, matches):
-    path = Path(output) / MATCHES_FILE
-    data = {"epochs": epochs, "matches": matches}
     if not matches or _recorded_matches(output, epochs) == matches:
         return
+    path = Path(output) / MATCHES_FILE
+    data = {"epochs": epochs, "matches": matches}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # children may write it at once
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
@@ -192,11 +192,12 @@ def _recorded_matches(output, epochs):
     return data.get("matches") if data.get("epochs") == epochs else None
 
 
-def _arm_finished(output, seed, key, probe, epochs):
+def _arm_finished(output, seed, key, probe, matches):
     """:func:`_finished` for an arm key of the queue; a cheap variant's compute-matched arm
-    (``plain-for-<variant>``) counts as finished when the plain run it resolved to is."""
+    (``plain-for-<variant>``) counts as finished when the plain run it resolved to (``matches``,
+    from :func:`_recorded_matches`) is."""
     if key.startswith(cheap_arms.MATCHED):
-        resolved = (_recorded_matches(output, epochs) or {}).get(key[len(cheap_arms.MATCHED):])
+        resolved = (matches or {}).get(key[len(cheap_arms.MATCHED):])
         return resolved is not None and _finished(Path(output) / f"{resolved}-seed{seed}", probe)
     return _finished(Path(output) / f"{key}-seed{seed}", probe)
 
@@ -613,6 +614,7 @@ def plot(result, curves_path, compute_path):
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     colors = cycle if len(arms) <= len(cycle) else list(plt.get_cmap("tab20").colors)
     which = "mean over seeds (bold) and every seed" if mean else "every seed"
+    legend_size = 8 if len(arms) <= 6 else 6.5
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, (arm, rs) in enumerate(arms):
         curves = [(np.arange(1, len(r["curve"]) + 1), 100 * np.array(r["curve"])) for r in rs]
@@ -620,7 +622,7 @@ def plot(result, curves_path, compute_path):
     ax.set(xlabel="epoch", ylabel="held-out accuracy (%)", title=f"{result['recipe']}: every arm, {which}",
            ylim=(_accuracy_floor(result), 100))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8 if len(arms) <= 6 else 6.5)
+    ax.legend(fontsize=legend_size)
     fig.tight_layout()
     fig.savefig(curves_path, dpi=110)
     plt.close(fig)
@@ -645,7 +647,7 @@ def plot(result, curves_path, compute_path):
     a2.set(xlabel=f"training seconds ({result['backend']}, CPU; compiling and pauses left out)")
     for a in (a1, a2):
         a.grid(alpha=0.3)
-        a.legend(fontsize=8 if len(arms) <= 6 else 6.5)
+        a.legend(fontsize=legend_size)
     fig.suptitle(f"{result['recipe']}: held-out accuracy against training compute, {which}")
     fig.tight_layout()
     fig.savefig(compute_path, dpi=110)
@@ -710,10 +712,10 @@ def main(argv=None):
         # Before the backend loads: this process holds no backend (memory, thread pools) while
         # its children train.
         wanted = [a for a in arms if not args.only_arms or a.key in args.only_arms]
+        matches = _recorded_matches(output, args.epochs or recipe.epochs)
         work = seed_jobs.units(args.only_seeds or range(args.seeds), [(a.key, arm_cost(a)) for a in wanted],
                                together=arms_together(arms),
-                               done=lambda seed, key: _arm_finished(output, seed, key, not args.no_probe,
-                                                                    args.epochs or recipe.epochs))
+                               done=lambda seed, key: _arm_finished(output, seed, key, not args.no_probe, matches))
         seed_jobs.run_children(seed_jobs.without_jobs(argv if argv is not None else sys.argv[1:]),
                                work, args.jobs)
         if args.only_arms or args.only_seeds:

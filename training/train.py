@@ -289,9 +289,8 @@ def _run(recipe, output, run, epochs, batch_size, seed, trt, data_dir, restart, 
             **({"trt_variant": run["variant"]} if "variant" in run else {}),
         )
     write_json(output / "result.json", result)
-    print(f"{recipe.name}: held-out accuracy {metrics['accuracy']:.4f} "
-          f"({'plain SNN' if not trt else 'TRT ' + run['variant'] if 'variant' in run else 'TRT'}, "
-          f"seed {seed}) -> {output}")
+    how = "plain SNN" if not trt else f"TRT {run['variant']}" if "variant" in run else "TRT"
+    print(f"{recipe.name}: held-out accuracy {metrics['accuracy']:.4f} ({how}, seed {seed}) -> {output}")
     return result
 
 
@@ -431,9 +430,10 @@ def main(argv=None):
     import keras
 
     verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
-    if args.full_trt and (args.no_trt or not recipe.cheap):
-        raise SystemExit(f"error: --full-trt: {recipe.name} trains full TRT already"
-                         + (" (and --no-trt trains the plain SNN)." if args.no_trt else "; drop the flag."))
+    if args.full_trt and args.no_trt:
+        raise SystemExit("error: --full-trt and --no-trt exclude each other (--no-trt trains the plain SNN).")
+    if args.full_trt and not recipe.cheap:
+        raise SystemExit(f"error: --full-trt: {recipe.name} trains full TRT already; drop the flag.")
     output = args.output or default_output(recipe.name, keras.backend.backend(), args.seed, not args.no_trt,
                                            args.precision, args.full_trt)
     from keras_trt.distribute import DistributeError
