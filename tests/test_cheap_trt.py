@@ -158,8 +158,16 @@ def test_cheap_arms():
     assert by_key["cheap-every4"].trt["every_steps"] == 4
     assert by_key["cheap-at-stage2-frac0.5"].build == {"reverse_at": "stage2"}
     assert by_key["plain-for-cheap-frac0.25"].epochs == "match:cheap-frac0.25"
+    (weighted,) = cheap_arms.variant_arms(["frac=0.25,weight=0.25"], {"star_weight": 0.5}, epochs=35)[:1]
+    assert weighted.key == "cheap-frac0.25-weight0.25"
+    assert weighted.trt == {"batch_fraction": 0.25, "reversal_weight": 0.25, "consistency_weight": 0.25,
+                            "star_weight": 0.125}
+    assert "weighted x0.25" in weighted.label
+    defaults = keras_trt.TRTConfig()
+    assert cheap_arms._WEIGHTS == {k: getattr(defaults, k) for k in cheap_arms._WEIGHTS}
     for spec, match in (("frac=2", "fraction"), ("every=1", "whole number"), ("size=3", "key=value"),
-                        ("first=0.5,last=0.5", "exclude"), ("last=1", "every epoch")):
+                        ("first=0.5,last=0.5", "exclude"), ("last=1", "every epoch"),
+                        ("weight=0", "positive"), ("weight=x", "positive")):
         with pytest.raises(ValueError, match=match):
             cheap_arms.variant_arms([spec], {}, epochs=10)
     assert cheap_arms.matched_arm(35, 35, 70)[0] == "plain"

@@ -9,7 +9,12 @@ A variant is written as comma-separated ``key=value`` items:
 * ``first=F``: TRT for the first ``round(F * epochs)`` epochs, then the plain SNN (``stop_epoch``;
   after Golatkar et al., NeurIPS 2019: regularisation acts early in training);
 * ``every=K``: TRT on every K-th batch of an epoch (``every_steps``; StyleGAN2's lazy
-  regularisation, Karras et al., CVPR 2020, computes its regulariser every 16th batch).
+  regularisation, Karras et al., CVPR 2020, computes its regulariser every 16th batch);
+* ``weight=W``: the three TRT terms (``reversal_weight``, ``consistency_weight``,
+  ``star_weight``) multiplied by ``W``; not cheaper by itself, it sets the regulariser's strength
+  beside a cheaper item: ``frac=0.25,weight=0.25`` weights each reversed pair as much as an
+  original sample (under a fraction the terms are means over the ``m`` pairs), ``every=4,weight=4``
+  is StyleGAN2's compensation.
 
 Items combine (``at=stage2,frac=0.5``). Every variant is compared with full TRT and with the plain
 SNN at equal epochs, and with the plain SNN trained for the variant's own training FLOPs
@@ -28,7 +33,10 @@ from __future__ import annotations
 #: ResNet-20 MNIST recipe, but the late reversal point (1.32x there).
 DEFAULT_VARIANTS = ("frac=0.25", "last=0.25", "first=0.25", "every=4", "at=stage2")
 
-_KEYS = ("at", "frac", "first", "last", "every")
+_KEYS = ("at", "frac", "first", "last", "every", "weight")
+#: The TRT terms ``weight=W`` scales, with TRTConfig's defaults (not imported: this module is
+#: read before the backend loads; a test checks they agree).
+_WEIGHTS = {"reversal_weight": 1.0, "consistency_weight": 1.0, "star_weight": 1.0}
 PREFIX = "cheap-"
 MATCH = "match:"
 #: The key prefix of a variant's compute-matched plain arm as asked (it resolves to a plain run).
@@ -53,6 +61,14 @@ def parse(spec):
             if not value.isdigit() or int(value) < 2:
                 raise ValueError(f"--cheap {spec!r}: every takes a whole number >= 2, got {value!r}.")
             out[key] = int(value)
+        elif key == "weight":
+            try:
+                number = float(value)
+            except ValueError:
+                number = float("nan")
+            if not number > 0 or number == float("inf"):
+                raise ValueError(f"--cheap {spec!r}: weight takes a positive number, got {value!r}.")
+            out[key] = number
         else:
             try:
                 number = float(value)
@@ -92,6 +108,8 @@ def _label(items, epochs, trt):
         parts.append(f"in the first {trt['stop_epoch']} of {epochs} epochs")
     if "every" in items:
         parts.append(f"on 1 batch in {items['every']}")
+    if "weight" in items:
+        parts.append(f"its terms weighted x{_number(items['weight'])}")
     return "TRT " + ", ".join(parts)
 
 
@@ -102,6 +120,9 @@ def _fields(spec, items, full_trt, epochs):
         trt["batch_fraction"] = items["frac"]
     if "every" in items:
         trt["every_steps"] = items["every"]
+    if "weight" in items:
+        for name, default in _WEIGHTS.items():
+            trt[name] = items["weight"] * trt.get(name, default)
     for name in ("last", "first"):
         if name in items:
             n = max(1, min(epochs, int(round(items[name] * epochs))))

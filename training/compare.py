@@ -665,7 +665,7 @@ def main(argv=None):
     parser.add_argument("--wall-clock", action="store_true", help="add the plain arm at TRT's seconds")
     parser.add_argument("--cheap", nargs="*", default=None, metavar="VARIANT",
                         help="add cheaper-TRT arms (training.cheap_arms: frac=F, at=P, last=F, "
-                        "first=F, every=K, comma-combined), each with its FLOP-matched plain arm; "
+                        "first=F, every=K, weight=W, comma-combined), each with its FLOP-matched plain arm; "
                         f"alone: {' '.join(cheap_arms.DEFAULT_VARIANTS)}")
     parser.add_argument("--no-probe", action="store_true", help="skip the perturbation/firing-rate probes")
     parser.add_argument("--only-seeds", type=nonnegative_int, nargs="+", metavar="S",
