@@ -61,20 +61,15 @@ def parse(spec):
             if not value.isdigit() or int(value) < 2:
                 raise ValueError(f"--cheap {spec!r}: every takes a whole number >= 2, got {value!r}.")
             out[key] = int(value)
-        elif key == "weight":
-            try:
-                number = float(value)
-            except ValueError:
-                number = float("nan")
-            if not number > 0 or number == float("inf"):
-                raise ValueError(f"--cheap {spec!r}: weight takes a positive number, got {value!r}.")
-            out[key] = number
         else:
             try:
                 number = float(value)
             except ValueError:
                 number = float("nan")
-            if not 0 < number <= 1:
+            if key == "weight":
+                if not 0 < number < float("inf"):
+                    raise ValueError(f"--cheap {spec!r}: weight takes a positive number, got {value!r}.")
+            elif not 0 < number <= 1:
                 raise ValueError(f"--cheap {spec!r}: {key} takes a fraction in (0, 1], got {value!r}.")
             out[key] = number
     if not out:
