@@ -586,7 +586,7 @@ def test_evaluate_reports_perturbations_of_a_zoo_model(capsys):
 
 @once
 def test_plots_draw_every_arm_of_a_page_with_many_arms(tmp_path, monkeypatch):
-    """The cheap PointNet page has 11 arms, more than matplotlib's 10 cycle colours: every arm is
+    """The cheap PointNet page has 13 arms, more than matplotlib's 10 cycle colours: every arm is
     in both plots' legends (each arm's mean over the seeds), in colours of its own."""
     import matplotlib
     from matplotlib.figure import Figure
@@ -596,7 +596,7 @@ def test_plots_draw_every_arm_of_a_page_with_many_arms(tmp_path, monkeypatch):
     with open(os.path.join(root, "docs/results/runs/spointnet-mnistpoints-t2/comparison-cheap.json")) as f:
         result = json.load(f)
     labels = [a["label"] for a in result["arms"]]
-    assert len(labels) == 11
+    assert len(labels) > 10  # more than the colour cycle holds: the case under test
     saved = []
     real = Figure.savefig
     monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (saved.append(fig), real(fig, *a, **k))[1])
