@@ -158,7 +158,7 @@ def test_cheap_arms():
     assert by_key["cheap-every4"].trt["every_steps"] == 4
     assert by_key["cheap-at-stage2-frac0.5"].build == {"reverse_at": "stage2"}
     assert by_key["plain-for-cheap-frac0.25"].epochs == "match:cheap-frac0.25"
-    (weighted,) = cheap_arms.variant_arms(["frac=0.25,weight=0.25"], {"star_weight": 0.5}, epochs=35)[:1]
+    weighted = cheap_arms.variant_arms(["frac=0.25,weight=0.25"], {"star_weight": 0.5}, epochs=35)[0]
     assert weighted.key == "cheap-frac0.25-weight0.25"
     assert weighted.trt == {"batch_fraction": 0.25, "reversal_weight": 0.25, "consistency_weight": 0.25,
                             "star_weight": 0.125}
